@@ -1,0 +1,12 @@
+//! upload-signer: lets mobile apps upload straight to Alibaba Cloud OSS without holding a storage key.
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod middleware;
+pub mod ops;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,51 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::store::DynStore;
+
+/// What readiness depends on besides a live database round trip.
+#[derive(Default)]
+pub struct Readiness {
+    migrated: AtomicBool,
+}
+
+impl Readiness {
+    pub fn set_migrated(&self) {
+        self.migrated.store(true, Ordering::Release);
+    }
+
+    pub fn migrated(&self) -> bool {
+        self.migrated.load(Ordering::Acquire)
+    }
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>) -> HttpResponse {
+    let backend = store.backend().as_str();
+    let problem = if !readiness.migrated() {
+        Some("database migrations have not been applied yet (database unreachable at start-up)".to_string())
+    } else {
+        match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("database unreachable: {e}")),
+            Err(_) => Some("database unreachable: no answer within 2 s".to_string()),
+        }
+    };
+    match problem {
+        None => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "checks": { "database": { "ok": true, "backend": backend } }
+        })),
+        Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "unavailable",
+            "checks": { "database": { "ok": false, "backend": backend, "reason": reason } },
+            "error": { "code": "not_ready", "message": reason }
+        })),
+    }
+}

@@ -1,0 +1,109 @@
+//! Storage: one trait, a Postgres and a SQLite implementation. The only door to SQL.
+//!
+//! The backend is chosen once from the URL scheme. Each backend owns its SQL and its migrations
+//! (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared integration suite
+//! runs on both and is what proves them equivalent.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::settings::DatabaseSettings;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
+/// database that cannot be reached right now (the callback spool keys off the last one).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            // Postgres admin shutdown / cannot connect now: transient.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                StoreError::Unavailable(db.message().to_string())
+            }
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        match err {
+            sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
+            other => StoreError::Other(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store named by the URL without waiting for the database: the service must start
+/// (and keep issuing credentials) while the database is away.
+pub fn open(settings: &DatabaseSettings) -> Result<DynStore, StoreError> {
+    if settings.url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(settings)?))
+    } else {
+        Ok(Arc::new(PostgresStore::open(settings)?))
+    }
+}

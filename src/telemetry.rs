@@ -1,0 +1,24 @@
+//! Structured logs: readable locally, JSON in production.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::settings::{AppEnv, LogFormat, LogSettings};
+
+/// Installs the global subscriber once; later calls (tests) are no-ops.
+pub fn init(settings: &LogSettings, env: AppEnv) {
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info")));
+    let format = settings.format.unwrap_or(match env {
+        AppEnv::Local => LogFormat::Pretty,
+        AppEnv::Production => LogFormat::Json,
+    });
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}

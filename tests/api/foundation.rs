@@ -1,0 +1,159 @@
+//! Health, readiness, error shape, request ids, configuration failures.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::helpers::{config_dir, error_code, spawn_app, spawn_app_with, StoreKind};
+use crate::on_both_stores;
+
+on_both_stores!(
+    health_and_readiness_answer,
+    migrations_create_the_tables,
+    unknown_route_and_wrong_method_answer_in_json,
+);
+
+async fn health_and_readiness_answer(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let expected = match kind {
+        StoreKind::Sqlite => "sqlite",
+        StoreKind::Postgres => "postgres",
+    };
+    assert_eq!(body["checks"]["database"]["backend"], expected);
+}
+
+async fn migrations_create_the_tables(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let tables = app.table_names().await;
+    for table in ["users", "refresh_tokens", "uploads"] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing from {tables:?}"
+        );
+    }
+}
+
+async fn unknown_route_and_wrong_method_answer_in_json(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let missing = app.get("/no/such/route").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().contains_key("x-request-id"));
+    assert_eq!(error_code(missing).await, "route_not_found");
+
+    let wrong = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(error_code(wrong).await, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_minted() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-abc-123");
+    let minted = app.get("/healthz").await;
+    let id = minted.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[tokio::test]
+async fn readiness_reports_an_unreachable_database() {
+    // Nothing listens on port 1: the server must still start, and say why it is not ready.
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+            ("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["error"]["code"], "not_ready");
+    assert!(body["checks"]["database"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("database"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The newcomer's `cargo run`: no configuration but the committed files, no database server.
+#[tokio::test]
+async fn binary_starts_on_the_embedded_default_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("APP_CONFIG_DIR", config_dir())
+        .env("APP__SERVER__PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(resp) = client.get(&url).send().await {
+            status = Some(resp.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill().await;
+    assert_eq!(status, Some(200));
+    assert!(
+        dir.path().join("data/upload-signer.db").exists(),
+        "SQLite file created under data/"
+    );
+}
+
+#[tokio::test]
+async fn malformed_configuration_stops_start_up_naming_the_key() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+        .env_clear()
+        .env("APP_CONFIG_DIR", config_dir())
+        .env("APP__SERVER__PORT", "eighty")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.port"), "stderr: {stderr}");
+}
+
+#[tokio::test]
+async fn production_refuses_development_secrets() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+        .env_clear()
+        .env("APP_CONFIG_DIR", config_dir())
+        .env("APP_ENV", "production")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("APP__AUTH__KEYS__K1__SECRET"), "stderr: {stderr}");
+}

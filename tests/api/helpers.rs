@@ -1,0 +1,188 @@
+//! `spawn_app`: the real server on port 0 with a fresh database, and typed helpers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use upload_signer::settings::Settings;
+use upload_signer::startup::Application;
+
+/// The Postgres server the tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(StoreKind)` once per store: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::StoreKind::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::helpers::StoreKind::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// A database that exists for one test and is dropped with it.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    pub async fn create(kind: StoreKind) -> TestDb {
+        match kind {
+            StoreKind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/test.db", dir.path().display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+            StoreKind::Postgres => {
+                use sqlx::Connection;
+                let name = format!("us_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = format!("{}/postgres", postgres_admin_url());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("Postgres must run on 127.0.0.1:5432 (see .ci/run)");
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = format!("{}/{name}", postgres_admin_url());
+                TestDb::Postgres { name, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { name, .. } = self {
+            let name = name.clone();
+            // Drop runs inside the test's runtime: do the async work on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        use sqlx::Connection;
+                        let admin = format!("{}/postgres", postgres_admin_url());
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+}
+
+/// Settings as a test starts the server with: defaults plus `overrides` (env-style keys).
+pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("APP__SERVER__PORT".into(), "0".into());
+    env.insert("APP__SERVER__WORKERS".into(), "2".into());
+    env.insert("DATABASE_URL".into(), database_url.into());
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Settings::load(&config_dir(), &env).expect("test settings load")
+}
+
+pub struct TestApp {
+    pub address: String,
+    #[allow(dead_code)]
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+pub async fn spawn_app(kind: StoreKind) -> TestApp {
+    spawn_app_with(kind, &[]).await
+}
+
+pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> TestApp {
+    let db = TestDb::create(kind).await;
+    let settings = test_settings(db.url(), overrides);
+    let app = Application::build(settings).await.expect("application builds");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Names of the tables the server created in its database.
+    pub async fn table_names(&self) -> Vec<String> {
+        match self.db {
+            TestDb::Sqlite { .. } => {
+                let pool = sqlx::SqlitePool::connect(self.db.url())
+                    .await
+                    .expect("open test db");
+                let sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
+                let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&pool).await.expect("list tables");
+                rows.into_iter().map(|r| r.0).collect()
+            }
+            TestDb::Postgres { .. } => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.expect("open test db");
+                let sql = "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1";
+                let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&pool).await.expect("list tables");
+                pool.close().await;
+                rows.into_iter().map(|r| r.0).collect()
+            }
+        }
+    }
+}
+
+/// Asserts the standard error shape and returns its code.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    let code = body["error"]["code"].as_str().expect("error.code").to_string();
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    code
+}
