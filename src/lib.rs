@@ -7,6 +7,7 @@ pub mod middleware;
 pub mod ops;
 pub mod routes;
 pub mod settings;
+pub mod signing;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
