@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod credentials;
 pub mod error;
 pub mod middleware;
 pub mod ops;

@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{AccessTokens, Authenticator};
+use crate::credentials::{self, Issuer};
 use crate::middleware::request_context;
 use crate::ops::{self, Readiness};
 use crate::routes;
@@ -25,6 +26,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = store::open(&settings.database).context("opening the database")?;
         let readiness = Arc::new(Readiness::default());
+        let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
         let authenticator = Arc::new(Authenticator {
             access_tokens: AccessTokens::from_settings(&settings)?,
         });
@@ -55,7 +57,9 @@ impl Application {
                 .app_data(store_data.clone())
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
+                .app_data(issuer_data.clone())
                 .configure(ops::configure)
+                .configure(credentials::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?

@@ -186,3 +186,38 @@ pub async fn error_code(response: reqwest::Response) -> String {
     );
     code
 }
+
+/// The development secrets the test server runs with (config defaults outside production).
+pub const DEV_OSS_SECRET: &str = "dev-only-oss-access-key-secret";
+pub const DEV_OSS_KEY_ID: &str = "LTAI-local-development";
+
+impl TestApp {
+    /// An access token for `user_id`, minted with the server's own (development) key.
+    pub fn token_for(&self, user_id: &str) -> String {
+        let settings = test_settings(self.db.url(), &[]);
+        let tokens = upload_signer::auth::AccessTokens::from_settings(&settings).expect("token keys");
+        tokens.issue(user_id, chrono::Utc::now()).expect("token").0
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Issues a credential and returns the 201 body.
+    pub async fn issue(&self, token: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = self.post_json("/v1/uploads", Some(token), &body).await;
+        let status = resp.status();
+        let json: serde_json::Value = resp.json().await.expect("JSON body");
+        assert_eq!(status, 201, "{json}");
+        json
+    }
+}

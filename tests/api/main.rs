@@ -3,4 +3,5 @@
 
 mod helpers;
 
+mod credentials;
 mod foundation;
