@@ -291,6 +291,28 @@ impl Settings {
         )
     }
 
+    /// The key ring that signs and verifies upload tokens.
+    pub fn upload_token_key_ring(&self) -> Result<crate::signing::TokenKeys, SettingsError> {
+        let keys = self.upload_token_keys()?;
+        let current = &self.upload_token.current_kid;
+        let find = |kid: &str| {
+            keys.iter()
+                .find(|(k, _)| k == kid)
+                .map(|(_, s)| s.expose().as_bytes())
+        };
+        let others: Vec<(&str, &[u8])> = keys
+            .iter()
+            .filter(|(k, _)| k != current)
+            .map(|(k, s)| (k.as_str(), s.expose().as_bytes()))
+            .collect();
+        crate::signing::TokenKeys::new(current, find(current).unwrap_or_default(), &others).map_err(|e| {
+            SettingsError::Invalid {
+                key: "upload_token".into(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
     /// The OSS AccessKey secret.
     pub fn oss_secret(&self) -> Result<ResolvedSecret, SettingsError> {
         self.oss.secret_setting().resolve(

@@ -6,6 +6,7 @@
 
 mod postgres;
 mod sqlite;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::settings::DatabaseSettings;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
@@ -86,7 +88,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UploadStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

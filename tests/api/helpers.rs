@@ -113,6 +113,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 }
 
 pub struct TestApp {
+    /// Data directory of this server (spool).
+    pub data_dir: tempfile::TempDir,
     pub address: String,
     #[allow(dead_code)]
     pub port: u16,
@@ -126,11 +128,20 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
 
 pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDb::create(kind).await;
-    let settings = test_settings(db.url(), overrides);
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let spool = data_dir.path().join("spool");
+    let spool = spool.to_str().expect("utf-8 path");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("APP__CALLBACK__SPOOL_DIR", spool),
+        ("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100"),
+    ];
+    all.extend_from_slice(overrides);
+    let settings = test_settings(db.url(), &all);
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        data_dir,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -173,6 +184,14 @@ impl TestApp {
                 rows.into_iter().map(|r| r.0).collect()
             }
         }
+    }
+}
+
+impl TestApp {
+    /// The server's store, opened beside it (reads what the server recorded).
+    pub fn store(&self) -> upload_signer::store::DynStore {
+        let settings = test_settings(self.db.url(), &[]);
+        upload_signer::store::open(&settings.database).expect("open store")
     }
 }
 

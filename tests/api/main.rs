@@ -3,5 +3,7 @@
 
 mod helpers;
 
+mod callback;
 mod credentials;
 mod foundation;
+mod oss_stand_in;
