@@ -113,8 +113,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 }
 
 pub struct TestApp {
-    /// Data directory of this server (spool).
-    pub data_dir: tempfile::TempDir,
+    /// Data directory of this server (spool); removed with the app.
+    pub _data_dir: tempfile::TempDir,
     pub address: String,
     #[allow(dead_code)]
     pub port: u16,
@@ -137,11 +137,15 @@ pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> Test
     ];
     all.extend_from_slice(overrides);
     let settings = test_settings(db.url(), &all);
+    // `TEST_LOG=1 cargo nextest run ...` shows the server's logs.
+    if std::env::var_os("TEST_LOG").is_some() {
+        upload_signer::telemetry::init(&settings.log, settings.env);
+    }
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        data_dir,
+        _data_dir: data_dir,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()

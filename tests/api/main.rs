@@ -7,3 +7,5 @@ mod callback;
 mod credentials;
 mod foundation;
 mod oss_stand_in;
+mod outage;
+mod tcp_proxy;
