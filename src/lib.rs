@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod error;
 pub mod middleware;
 pub mod ops;
+pub mod records;
 pub mod routes;
 pub mod settings;
 pub mod signing;

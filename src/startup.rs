@@ -14,6 +14,7 @@ use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, Issuer};
 use crate::middleware::request_context;
 use crate::ops::{self, Readiness};
+use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{spawn_replayer, Spool};
@@ -49,6 +50,7 @@ impl Application {
         let readiness_data = web::Data::from(readiness);
         let settings_data = web::Data::from(settings.clone());
         let auth_data = web::Data::new(authenticator);
+        let usage_data = web::Data::new(UsageTracker::default());
         let callback_data = web::Data::new(CallbackService {
             keys: PublicKeys::from_settings(&settings.callback)?,
             token_keys: settings.upload_token_key_ring()?,
@@ -75,8 +77,10 @@ impl Application {
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
                 .app_data(callback_data.clone())
+                .app_data(usage_data.clone())
                 .configure(ops::configure)
                 .configure(credentials::configure)
+                .configure(records::configure)
                 .configure(callback::configure(
                     &settings_data.callback.path,
                     settings_data.callback.max_body_bytes,

@@ -52,6 +52,12 @@ impl FromRequest for AuthUser {
                 .app_data::<web::Data<Arc<Authenticator>>>()
                 .ok_or_else(|| ApiError::internal("authenticator not configured"))?;
             let token = bearer_token(req)?;
+            if token.starts_with(super::API_KEY_PREFIX) {
+                return Err(ApiError::forbidden(
+                    "user_token_required",
+                    "this route is for app users; API keys cannot call it",
+                ));
+            }
             Ok(auth.authenticate(token)?)
         })();
         ready(result)

@@ -4,7 +4,9 @@
 //! (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared integration suite
 //! runs on both and is what proves them equivalent.
 
+mod api_keys;
 mod postgres;
+mod records;
 mod sqlite;
 mod uploads;
 
@@ -14,7 +16,9 @@ use async_trait::async_trait;
 
 use crate::settings::DatabaseSettings;
 
+pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use postgres::PostgresStore;
+pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
 pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
 
@@ -90,7 +94,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: UploadStore + Send + Sync + 'static {
+pub trait Store: UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

@@ -8,4 +8,5 @@ mod credentials;
 mod foundation;
 mod oss_stand_in;
 mod outage;
+mod records;
 mod tcp_proxy;

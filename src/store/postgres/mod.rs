@@ -1,5 +1,7 @@
 //! The production store.
 
+mod api_keys;
+mod records;
 mod uploads;
 
 use std::str::FromStr;

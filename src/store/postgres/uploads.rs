@@ -8,11 +8,11 @@ use crate::store::uploads::{
 };
 use crate::store::StoreError;
 
-const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
+pub(super) const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
      image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
      completed_at";
 
-fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
+pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
     let vars: serde_json::Value = row.try_get("vars")?;
     Ok(UploadRecord {
         upload_id: row.try_get("upload_id")?,

@@ -8,11 +8,11 @@ use crate::store::uploads::{
 };
 use crate::store::StoreError;
 
-const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
+pub(super) const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
      image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
      completed_at";
 
-fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
+pub(super) fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
     // JSON is text on SQLite.
     let vars: serde_json::Value = serde_json::from_str(row.try_get("vars")?).unwrap_or_default();
     Ok(UploadRecord {
