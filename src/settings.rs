@@ -5,6 +5,7 @@
 //! live in committed files: each comes from the environment or from a `*_file` path, and only outside
 //! `production` may a development default stand in for a missing one.
 
+mod auth;
 mod secret;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
+pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
 pub use secret::{ResolvedSecret, SecretSetting};
 
 /// Which deployment the process runs as; selected by `APP_ENV`.
@@ -164,6 +166,15 @@ pub struct AuthSettings {
     /// (`APP__AUTH__KEYS__<KID>__SECRET`) or a `secret_file`.
     #[serde(default)]
     pub keys: HashMap<String, SecretSetting>,
+    /// Whether `POST /v1/auth/register` is open.
+    pub allow_registration: bool,
+    /// Lifetime of a refresh token (each rotation issues a new one with a fresh lifetime).
+    pub refresh_ttl_secs: u64,
+    /// Failed-login limits.
+    pub login_limit: LoginLimitSettings,
+    /// Trusted external identity providers by name (`[auth.external.<name>]`).
+    #[serde(default)]
+    pub external: std::collections::BTreeMap<String, ExternalIssuerSettings>,
 }
 
 impl Settings {
@@ -238,6 +249,7 @@ impl Settings {
             return Err(invalid("auth.current_kid", "must not be empty"));
         }
         self.auth_keys()?;
+        auth::validate(&self.auth, self.env)?;
         Ok(())
     }
 

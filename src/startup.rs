@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{AccessTokens, Authenticator};
+use crate::auth::{self, Accounts, Authenticator};
 use crate::middleware::request_context;
 use crate::ops::{self, Readiness};
 use crate::routes;
@@ -25,9 +25,8 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = store::open(&settings.database).context("opening the database")?;
         let readiness = Arc::new(Readiness::default());
-        let authenticator = Arc::new(Authenticator {
-            access_tokens: AccessTokens::from_settings(&settings)?,
-        });
+        let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
+        let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),
@@ -55,7 +54,9 @@ impl Application {
                 .app_data(store_data.clone())
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
+                .app_data(accounts.clone())
                 .configure(ops::configure)
+                .configure(auth::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?

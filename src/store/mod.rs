@@ -6,6 +6,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::settings::DatabaseSettings;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
@@ -85,8 +87,9 @@ impl Backend {
     }
 }
 
+/// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

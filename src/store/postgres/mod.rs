@@ -1,5 +1,7 @@
 //! The production store.
 
+mod users;
+
 use std::str::FromStr;
 
 use async_trait::async_trait;

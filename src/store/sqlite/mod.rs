@@ -1,5 +1,7 @@
 //! The embedded default store: a single file, WAL mode, one writer at a time.
 
+mod users;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
