@@ -5,6 +5,7 @@
 //! live in committed files: each comes from the environment or from a `*_file` path, and only outside
 //! `production` may a development default stand in for a missing one.
 
+mod auth;
 mod oss;
 mod secret;
 
@@ -17,6 +18,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
+pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
 pub use oss::{
     CallbackSettings, OssSettings, ProfileSettings, SignatureVersionSetting, UploadTokenSettings,
     DEV_ACCESS_KEY_ID,
@@ -175,6 +177,15 @@ pub struct AuthSettings {
     /// (`APP__AUTH__KEYS__<KID>__SECRET`) or a `secret_file`.
     #[serde(default)]
     pub keys: HashMap<String, SecretSetting>,
+    /// Whether `POST /v1/auth/register` is open.
+    pub allow_registration: bool,
+    /// Lifetime of a refresh token (each rotation issues a new one with a fresh lifetime).
+    pub refresh_ttl_secs: u64,
+    /// Failed-login limits.
+    pub login_limit: LoginLimitSettings,
+    /// Trusted external identity providers by name (`[auth.external.<name>]`).
+    #[serde(default)]
+    pub external: std::collections::BTreeMap<String, ExternalIssuerSettings>,
 }
 
 impl Settings {
@@ -266,6 +277,7 @@ impl Settings {
         for (name, profile) in &self.profiles {
             profile.validate(name)?;
         }
+        auth::validate(&self.auth, self.env)?;
         Ok(())
     }
 

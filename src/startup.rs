@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{AccessTokens, Authenticator};
+use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, Issuer};
 use crate::middleware::request_context;
@@ -32,9 +32,8 @@ impl Application {
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
         let readiness = Arc::new(Readiness::new(spool.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
-        let authenticator = Arc::new(Authenticator {
-            access_tokens: AccessTokens::from_settings(&settings)?,
-        });
+        let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
+        let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),
@@ -78,7 +77,9 @@ impl Application {
                 .app_data(issuer_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
+                .app_data(accounts.clone())
                 .configure(ops::configure)
+                .configure(auth::configure)
                 .configure(credentials::configure)
                 .configure(records::configure)
                 .configure(callback::configure(

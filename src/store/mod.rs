@@ -9,6 +9,7 @@ mod postgres;
 mod records;
 mod sqlite;
 mod uploads;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub use postgres::PostgresStore;
 pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
 pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
+pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
@@ -93,8 +95,9 @@ impl Backend {
     }
 }
 
+/// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
+pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

@@ -3,6 +3,7 @@
 mod api_keys;
 mod records;
 mod uploads;
+mod users;
 
 use std::str::FromStr;
 
