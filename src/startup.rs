@@ -13,7 +13,7 @@ use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, Issuer};
 use crate::middleware::request_context;
-use crate::ops::{self, Readiness};
+use crate::ops::{self, Metrics, Readiness};
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
@@ -50,8 +50,10 @@ impl Application {
         let settings_data = web::Data::from(settings.clone());
         let auth_data = web::Data::new(authenticator);
         let usage_data = web::Data::new(UsageTracker::default());
+        let metrics = web::Data::new(Metrics::new());
         let callback_data = web::Data::new(CallbackService {
-            keys: PublicKeys::from_settings(&settings.callback)?,
+            keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
+            metrics: metrics.clone(),
             token_keys: settings.upload_token_key_ring()?,
             profiles: settings.profiles.clone(),
             store: store.clone(),
@@ -77,6 +79,7 @@ impl Application {
                 .app_data(issuer_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
+                .app_data(metrics.clone())
                 .app_data(accounts.clone())
                 .configure(ops::configure)
                 .configure(auth::configure)

@@ -3,8 +3,10 @@ use chrono::Utc;
 
 use super::custom_signer::SignRequest;
 use super::issue::{Issuer, UploadRequest};
+use super::SignatureVersion;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::ops::Metrics;
 
 /// A new upload id: a UUIDv7 in hex, so ids sort by issue time.
 fn new_upload_id() -> String {
@@ -14,10 +16,19 @@ fn new_upload_id() -> String {
 pub async fn create_upload(
     user: AuthUser,
     issuer: web::Data<Issuer>,
+    metrics: web::Data<Metrics>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let upload_id = new_upload_id();
     let credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
+    let version = match credential.signature_version {
+        SignatureVersion::V1 => "v1",
+        SignatureVersion::V4 => "v4",
+    };
+    metrics
+        .credentials_issued
+        .with_label_values(&[credential.profile.as_str(), version])
+        .inc();
     tracing::info!(
         upload_id = %credential.upload_id,
         profile = %credential.profile,

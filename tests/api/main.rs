@@ -6,6 +6,7 @@ mod helpers;
 mod callback;
 mod credentials;
 mod foundation;
+mod ops;
 mod oss_stand_in;
 mod outage;
 mod records;
