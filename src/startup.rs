@@ -11,9 +11,10 @@ use anyhow::Context;
 
 use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
-use crate::credentials::{self, Issuer};
+use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::middleware::request_context;
 use crate::ops::{self, Metrics, Readiness};
+use crate::rate_limit::RateLimiter;
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
@@ -32,6 +33,10 @@ impl Application {
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
         let readiness = Arc::new(Readiness::new(spool.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
+        let limiter_data = web::Data::new(IssuanceLimiter(RateLimiter::new(
+            settings.issuance.rate_per_minute,
+            settings.issuance.burst,
+        )));
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
@@ -77,6 +82,7 @@ impl Application {
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
+                .app_data(limiter_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
                 .app_data(metrics.clone())
