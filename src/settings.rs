@@ -97,6 +97,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// Browser origins allowed by CORS (`https://app.example.com`); empty: CORS off.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl ServerSettings {
@@ -217,6 +220,7 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("callback.allowed_key_url_prefixes")
+                .with_list_parse_key("server.cors_allowed_origins")
                 .source(Some(app_vars)),
         );
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {

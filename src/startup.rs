@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_cors::Cors;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
@@ -72,6 +74,7 @@ impl Application {
 
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(cors(&settings_data.server.cors_allowed_origins))
                 .wrap(from_fn(request_context))
                 .app_data(routes::json_config(settings_data.server.max_body_bytes))
                 .app_data(routes::query_config())
@@ -164,4 +167,17 @@ async fn attempt_migration(store: &DynStore, timeout: Duration) -> Result<(), St
     tokio::time::timeout(timeout, store.migrate())
         .await
         .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer from the database".into())))
+}
+
+/// CORS for browser clients: only the configured origins; off when none are.
+fn cors(origins: &[String]) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(crate::middleware::REQUEST_ID_HEADER)])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    Condition::new(!origins.is_empty(), cors)
 }

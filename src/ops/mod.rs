@@ -1,8 +1,10 @@
 //! The operator's view: liveness and readiness.
 
+mod docs;
 mod health;
 mod metrics;
 
+pub use docs::OPENAPI_YAML;
 pub use health::Readiness;
 pub use metrics::Metrics;
 
@@ -13,7 +15,10 @@ use crate::routes::resource;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(scrape)));
+        .service(resource("/metrics").route(web::get().to(scrape)))
+        .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
+        .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
+        .service(resource("/docs").route(web::get().to(docs::docs)));
 }
 
 async fn scrape(
