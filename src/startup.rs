@@ -4,8 +4,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_cors::Cors;
+use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
@@ -26,6 +26,8 @@ use crate::store::{self, DynStore, StoreError};
 pub struct Application {
     port: u16,
     server: Server,
+    spool: Arc<Spool>,
+    store: DynStore,
 }
 
 impl Application {
@@ -67,7 +69,7 @@ impl Application {
             spool: spool.clone(),
         });
         spawn_replayer(
-            spool,
+            spool.clone(),
             store.clone(),
             Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10)),
         );
@@ -114,6 +116,8 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            spool,
+            store,
         })
     }
 
@@ -121,8 +125,24 @@ impl Application {
         self.port
     }
 
+    /// Serves until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish (up to
+    /// `server.shutdown_grace_secs`) and makes one last attempt to flush the spool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        if self.spool.depth() > 0 {
+            match tokio::time::timeout(Duration::from_secs(5), self.spool.replay(&self.store)).await {
+                Ok(Ok(n)) => tracing::info!(replayed = n, "spool flushed at shutdown"),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, depth = self.spool.depth(), "spool kept for the next start")
+                }
+                Err(_) => tracing::warn!(
+                    depth = self.spool.depth(),
+                    "spool flush timed out; kept for the next start"
+                ),
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 

@@ -16,7 +16,9 @@ fn spec() -> &'static Value {
 }
 
 pub async fn openapi_yaml() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/yaml").body(OPENAPI_YAML)
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(OPENAPI_YAML)
 }
 
 pub async fn openapi_json() -> HttpResponse {
@@ -26,11 +28,16 @@ pub async fn openapi_json() -> HttpResponse {
 pub async fn docs() -> HttpResponse {
     static PAGE: OnceLock<String> = OnceLock::new();
     let page = PAGE.get_or_init(|| render(spec()));
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.as_str())
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.as_str())
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn text(v: &Value) -> String {
@@ -46,7 +53,11 @@ fn type_of(schema: &Value) -> String {
     match schema.get("type") {
         Some(Value::String(t)) if t == "array" => format!("array of {}", type_of(&schema["items"])),
         Some(Value::String(t)) => esc(t),
-        Some(Value::Array(ts)) => esc(&ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | ")),
+        Some(Value::Array(ts)) => esc(&ts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")),
         _ => "any".into(),
     }
 }
@@ -91,7 +102,11 @@ fn render(spec: &Value) -> String {
                     .unwrap_or_default();
                 h.push_str("<table><tr><th>field</th><th>type</th><th>description</th></tr>");
                 for (field, p) in props {
-                    let req = if required.contains(&field.as_str()) { " (required)" } else { "" };
+                    let req = if required.contains(&field.as_str()) {
+                        " (required)"
+                    } else {
+                        ""
+                    };
                     let _ = write!(
                         h,
                         "<tr><td><code>{}</code>{req}</td><td>{}</td><td>{}</td></tr>",
@@ -135,7 +150,11 @@ fn render_operation(h: &mut String, path: &str, method: &str, op: &Value) {
                 h,
                 "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 text(&p["name"]),
-                if p["required"].as_bool() == Some(true) { " (required)" } else { "" },
+                if p["required"].as_bool() == Some(true) {
+                    " (required)"
+                } else {
+                    ""
+                },
                 text(&p["in"]),
                 type_of(&p["schema"]),
                 text(&p["description"])
@@ -145,7 +164,12 @@ fn render_operation(h: &mut String, path: &str, method: &str, op: &Value) {
     }
     if let Some(content) = op["requestBody"]["content"].as_object() {
         for (media, c) in content {
-            let _ = write!(h, "<p>Body (<code>{}</code>): {}</p>", esc(media), type_of(&c["schema"]));
+            let _ = write!(
+                h,
+                "<p>Body (<code>{}</code>): {}</p>",
+                esc(media),
+                type_of(&c["schema"])
+            );
         }
     }
     if let Some(responses) = op["responses"].as_object() {

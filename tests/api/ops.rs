@@ -114,9 +114,17 @@ async fn every_documented_route_exists_and_answers_as_documented() {
             let resp = app.client.request(method.clone(), &url).send().await.unwrap();
             let status = resp.status().as_u16().to_string();
             let documented = op["responses"].as_object().unwrap();
-            assert!(documented.contains_key(&status), "{method} {path} answered {status}, documented: {:?}", documented.keys());
+            assert!(
+                documented.contains_key(&status),
+                "{method} {path} answered {status}, documented: {:?}",
+                documented.keys()
+            );
             if status == "404" {
-                assert_ne!(crate::helpers::error_code(resp).await, "route_not_found", "{method} {path}");
+                assert_ne!(
+                    crate::helpers::error_code(resp).await,
+                    "route_not_found",
+                    "{method} {path}"
+                );
             }
             checked += 1;
         }
@@ -126,7 +134,11 @@ async fn every_documented_route_exists_and_answers_as_documented() {
 
 #[tokio::test]
 async fn cors_admits_only_configured_origins() {
-    let app = spawn_app_with(StoreKind::Sqlite, &[("APP__SERVER__CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[("APP__SERVER__CORS_ALLOWED_ORIGINS", "https://app.example.com")],
+    )
+    .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/v1/uploads"))
@@ -137,7 +149,10 @@ async fn cors_admits_only_configured_origins() {
     };
     let ok = preflight("https://app.example.com").await.unwrap();
     assert_eq!(ok.status(), 200);
-    assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let other = preflight("https://evil.example").await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }

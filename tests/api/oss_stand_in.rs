@@ -56,6 +56,11 @@ pub struct SignedCallback {
 
 impl OssStandIn {
     pub async fn start() -> OssStandIn {
+        Self::start_slow(std::time::Duration::ZERO).await
+    }
+
+    /// A key server that takes `delay` to answer (in-flight requests during shutdown).
+    pub async fn start_slow(delay: std::time::Duration) -> OssStandIn {
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), 1024).expect("RSA key");
         let pem = key
             .to_public_key()
@@ -71,7 +76,10 @@ impl OssStandIn {
                 web::get().to(move || {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let pem = pem.clone();
-                    async move { HttpResponse::Ok().content_type("text/plain").body(pem) }
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        HttpResponse::Ok().content_type("text/plain").body(pem)
+                    }
                 }),
             )
         })
