@@ -24,6 +24,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Print the OpenAPI contract (openapi.yaml) the server implements.
+    Openapi,
     /// Configuration tools.
     Config {
         #[command(subcommand)]

@@ -79,6 +79,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
         Command::Config {
             command: ConfigCommand::Check,
         } => {
