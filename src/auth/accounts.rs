@@ -76,7 +76,7 @@ impl Accounts {
         address: &str,
     ) -> Result<TokenPair, AuthError> {
         let account_key = normalise(username);
-        if !self.limiter.allows(&account_key, address) {
+        if !self.limiter.begin_attempt(&account_key, address) {
             return Err(AuthError::TooManyAttempts);
         }
         let user = match Username::parse(username) {
@@ -87,15 +87,12 @@ impl Accounts {
         let matched = self.hasher.verify(password, hash).await?;
         let user = match user {
             Some(user) if matched => user,
-            _ => {
-                self.limiter.record_failure(&account_key, address);
-                return Err(AuthError::InvalidCredentials);
-            }
+            _ => return Err(AuthError::InvalidCredentials),
         };
+        self.limiter.succeeded(&account_key, address);
         if user.disabled {
             return Err(AuthError::AccountDisabled);
         }
-        self.limiter.clear_account(&account_key);
         let family = uuid::Uuid::new_v4().to_string();
         self.issue(&user.id, &family, Utc::now()).await
     }
