@@ -597,3 +597,36 @@ fn misconfigured_external_issuers_name_their_key() {
     let err = load(&[("APP__AUTH__LOGIN_LIMIT__WINDOW_SECS", "0")]);
     assert!(err.contains("auth.login_limit.window_secs"), "{err}");
 }
+
+#[tokio::test]
+async fn external_rs256_issuer_with_a_pem_public_key() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::EncodePublicKey;
+
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let public_pem = key
+        .to_public_key()
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    let private_pem = key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).unwrap();
+    let signing = EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__AUTH__EXTERNAL__CORP__ISSUER", "corp"),
+            ("APP__AUTH__EXTERNAL__CORP__AUDIENCE", "mobile"),
+            ("APP__AUTH__EXTERNAL__CORP__ALGORITHMS", "RS256"),
+            ("APP__AUTH__EXTERNAL__CORP__PUBLIC_KEY_PEM", public_pem.as_str()),
+        ],
+    )
+    .await;
+    let claims = json!({"iss": "corp", "aud": "mobile", "sub": "emp-1", "exp": now() + 60});
+    let good = encode(&Header::new(Algorithm::RS256), &claims, &signing).unwrap();
+    assert_eq!(me(&app, &good).await.status(), 200);
+    // The same key, but an algorithm the issuer is not configured for.
+    let rs512 = encode(&Header::new(Algorithm::RS512), &claims, &signing).unwrap();
+    assert_eq!(unauthorized(me(&app, &rs512).await).await, "invalid_token");
+    // HS256 keyed with the PEM text itself: the classic confusion attack.
+    let confused = hs256(public_pem.as_bytes(), None, &claims);
+    assert_eq!(unauthorized(me(&app, &confused).await).await, "invalid_token");
+}
