@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::passwords::{check_new_password, PasswordHasher};
 use super::rate_limit::LoginLimiter;
-use super::usernames::{normalise, Username};
+use super::usernames::{normalise, Username, MAX_LEN};
 use super::{refresh, AuthError, Authenticator};
 use crate::settings::Settings;
 use crate::store::{DynStore, RefreshToken, StoreError, User};
@@ -75,7 +75,8 @@ impl Accounts {
         password: SecretString,
         address: &str,
     ) -> Result<TokenPair, AuthError> {
-        let account_key = normalise(username);
+        // Bounded: an over-long name cannot exist, and must not bloat the limiter's memory.
+        let account_key: String = normalise(username).chars().take(MAX_LEN + 1).collect();
         if !self.limiter.begin_attempt(&account_key, address) {
             return Err(AuthError::TooManyAttempts);
         }

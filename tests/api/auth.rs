@@ -630,3 +630,31 @@ async fn external_rs256_issuer_with_a_pem_public_key() {
     let confused = hs256(public_pem.as_bytes(), None, &claims);
     assert_eq!(unauthorized(me(&app, &confused).await).await, "invalid_token");
 }
+
+/// Coarse on purpose (shared CI machines): an unknown username must cost a password verification
+/// too, not answer in a fraction of the time. Without the dummy hash it is ~20x faster.
+#[tokio::test]
+async fn unknown_usernames_cost_a_password_verification() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    register(&app, "timed").await;
+    let fastest = |times: &[std::time::Duration]| times.iter().min().copied().unwrap();
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(login(&app, "timed", "wrong password!").await.status(), 401);
+        known.push(started.elapsed());
+        let started = std::time::Instant::now();
+        assert_eq!(
+            login(&app, &format!("ghost{i}"), "wrong password!")
+                .await
+                .status(),
+            401
+        );
+        unknown.push(started.elapsed());
+    }
+    let (known, unknown) = (fastest(&known), fastest(&unknown));
+    assert!(
+        unknown * 4 >= known,
+        "unknown user answered in {unknown:?}, known in {known:?}"
+    );
+}
