@@ -2,7 +2,7 @@
 //! external identity providers (HS256 shared secret, RS256 over a JWKS served by the test).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -432,8 +432,8 @@ async fn external_hs256_issuer_is_trusted_for_its_own_tokens_only() {
     }
 }
 
-/// Serves `body` at `/jwks.json` on a free port; counts the fetches.
-async fn serve_jwks(body: String) -> (String, Arc<AtomicUsize>) {
+/// Serves `body` (changeable while running) at `/jwks.json` on a free port; counts the fetches.
+async fn serve_jwks(body: Arc<Mutex<String>>) -> (String, Arc<AtomicUsize>) {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
@@ -444,7 +444,7 @@ async fn serve_jwks(body: String) -> (String, Arc<AtomicUsize>) {
             "/jwks.json",
             web::get().to(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let body = body.clone();
+                let body = body.lock().unwrap().clone();
                 async move { HttpResponse::Ok().content_type("application/json").body(body) }
             }),
         )
@@ -469,7 +469,7 @@ async fn external_rs256_issuer_over_jwks() {
         "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be()),
     }]})
     .to_string();
-    let (jwks_url, fetches) = serve_jwks(jwks).await;
+    let (jwks_url, fetches) = serve_jwks(Arc::new(Mutex::new(jwks))).await;
     let pem = key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).unwrap();
     let signing = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
     let iss = "https://idp.example/";
@@ -656,5 +656,55 @@ async fn unknown_usernames_cost_a_password_verification() {
     assert!(
         unknown * 4 >= known,
         "unknown user answered in {unknown:?}, known in {known:?}"
+    );
+}
+
+fn rsa_jwk(kid: &str, key: &rsa::RsaPrivateKey) -> Value {
+    use rsa::traits::PublicKeyParts;
+    json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+           "n": b64(&key.n().to_bytes_be()), "e": b64(&key.e().to_bytes_be())})
+}
+
+fn rsa_signer(key: &rsa::RsaPrivateKey) -> EncodingKey {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let pem = key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF).unwrap();
+    EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn jwks_key_rotation_is_picked_up_after_the_refetch_interval() {
+    let old = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let new = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let body = Arc::new(Mutex::new(json!({"keys": [rsa_jwk("old", &old)]}).to_string()));
+    let (jwks_url, fetches) = serve_jwks(body.clone()).await;
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__AUTH__EXTERNAL__IDP__ISSUER", "rotating"),
+            ("APP__AUTH__EXTERNAL__IDP__AUDIENCE", "mobile"),
+            ("APP__AUTH__EXTERNAL__IDP__ALGORITHMS", "RS256"),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_URL", jwks_url.as_str()),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_MIN_REFETCH_SECS", "1"),
+        ],
+    )
+    .await;
+    let claims = json!({"iss": "rotating", "aud": "mobile", "sub": "u", "exp": now() + 60});
+    let token = |kid: &str, key: &rsa::RsaPrivateKey| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_string());
+        encode(&header, &claims, &rsa_signer(key)).unwrap()
+    };
+    assert_eq!(me(&app, &token("old", &old)).await.status(), 200);
+    // The provider rotates: the new kid is unknown to us until the next allowed refetch.
+    *body.lock().unwrap() = json!({"keys": [rsa_jwk("old", &old), rsa_jwk("new", &new)]}).to_string();
+    assert_eq!(me(&app, &token("new", &new)).await.status(), 401);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(me(&app, &token("new", &new)).await.status(), 200);
+    assert_eq!(me(&app, &token("old", &old)).await.status(), 200);
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "one refetch for the unknown kid"
     );
 }
