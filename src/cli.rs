@@ -19,6 +19,11 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// API keys for backend teams (records API).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -30,4 +35,21 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the configuration and print it with secrets redacted.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// Who the key is for, e.g. `analytics`.
+        #[arg(long)]
+        name: String,
+        /// `uploads:read` or `uploads:admin`; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
 }

@@ -31,6 +31,42 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// An error actix answered itself (an extractor's payload error, say) in plain text.
+fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// Rewrites such an error into the standard shape, with a code derived from the status.
+fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    use actix_web::http::StatusCode;
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported Content-Type".to_string())
+        }
+        s if s.is_server_error() => (
+            "internal_error",
+            "the server failed to handle the request".to_string(),
+        ),
+        _ => (
+            "bad_request",
+            res.response()
+                .error()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "the request is invalid".to_string()),
+        ),
+    };
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, ApiError::new(status, code, message).error_response())
+}
+
 /// The original request is gone once the inner service has it (and actix forbids holding a clone
 /// while routing), so an error response built here rides on a stand-in request; the dispatcher only
 /// sends the response part.
@@ -58,6 +94,9 @@ pub async fn request_context(
             ServiceResponse::new(detached_request(), res)
         }
     };
+    if needs_json_error(&response) {
+        response = to_json_error(response);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()

@@ -6,6 +6,7 @@
 //! `production` may a development default stand in for a missing one.
 
 mod auth;
+mod oss;
 mod secret;
 
 use std::collections::HashMap;
@@ -18,6 +19,10 @@ use serde::Deserialize;
 use url::Url;
 
 pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
+pub use oss::{
+    CallbackSettings, OssSettings, ProfileSettings, SignatureVersionSetting, UploadTokenSettings,
+    DEV_ACCESS_KEY_ID,
+};
 pub use secret::{ResolvedSecret, SecretSetting};
 
 /// Which deployment the process runs as; selected by `APP_ENV`.
@@ -66,6 +71,12 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub oss: OssSettings,
+    pub callback: CallbackSettings,
+    pub upload_token: UploadTokenSettings,
+    /// Upload profiles by name.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
 }
 
 fn default_env() -> AppEnv {
@@ -203,6 +214,8 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("callback.allowed_key_url_prefixes")
                 .source(Some(app_vars)),
         );
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
@@ -249,28 +262,103 @@ impl Settings {
             return Err(invalid("auth.current_kid", "must not be empty"));
         }
         self.auth_keys()?;
+        self.upload_token_keys()?;
+        self.oss_secret()?;
+        if self.env == AppEnv::Production && self.oss.access_key_id == DEV_ACCESS_KEY_ID {
+            return Err(SettingsError::Missing {
+                key: "oss.access_key_id".into(),
+                hint: "set APP__OSS__ACCESS_KEY_ID (the development placeholder is not used in production)"
+                    .into(),
+            });
+        }
+        if !self.callback.path.starts_with('/') {
+            return Err(invalid("callback.path", "must start with `/`"));
+        }
+        for (name, profile) in &self.profiles {
+            profile.validate(name)?;
+        }
         auth::validate(&self.auth, self.env)?;
         Ok(())
     }
 
     /// Access-token signing secrets by key id; the current kid must resolve.
     pub fn auth_keys(&self) -> Result<Vec<(String, ResolvedSecret)>, SettingsError> {
-        let mut keys = Vec::new();
-        let current = &self.auth.current_kid;
-        let mut seen_current = false;
-        for (kid, setting) in &self.auth.keys {
-            let key = format!("auth.keys.{kid}.secret");
-            keys.push((kid.clone(), setting.resolve(&key, self.env, None)?));
-            seen_current |= kid == current;
-        }
-        if !seen_current {
-            let key = format!("auth.keys.{current}.secret");
-            let dev =
-                SecretSetting::default().resolve(&key, self.env, Some("dev-only-access-token-secret"))?;
-            keys.push((current.clone(), dev));
-        }
-        Ok(keys)
+        resolve_key_ring(
+            "auth.keys",
+            &self.auth.current_kid,
+            &self.auth.keys,
+            self.env,
+            "dev-only-access-token-secret",
+        )
     }
+
+    /// Upload-token MAC secrets by key id; the current kid must resolve.
+    pub fn upload_token_keys(&self) -> Result<Vec<(String, ResolvedSecret)>, SettingsError> {
+        resolve_key_ring(
+            "upload_token.keys",
+            &self.upload_token.current_kid,
+            &self.upload_token.keys,
+            self.env,
+            "dev-only-upload-token-secret",
+        )
+    }
+
+    /// The key ring that signs and verifies upload tokens.
+    pub fn upload_token_key_ring(&self) -> Result<crate::signing::TokenKeys, SettingsError> {
+        let keys = self.upload_token_keys()?;
+        let current = &self.upload_token.current_kid;
+        let find = |kid: &str| {
+            keys.iter()
+                .find(|(k, _)| k == kid)
+                .map(|(_, s)| s.expose().as_bytes())
+        };
+        let others: Vec<(&str, &[u8])> = keys
+            .iter()
+            .filter(|(k, _)| k != current)
+            .map(|(k, s)| (k.as_str(), s.expose().as_bytes()))
+            .collect();
+        crate::signing::TokenKeys::new(current, find(current).unwrap_or_default(), &others).map_err(|e| {
+            SettingsError::Invalid {
+                key: "upload_token".into(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
+    /// The OSS AccessKey secret.
+    pub fn oss_secret(&self) -> Result<ResolvedSecret, SettingsError> {
+        self.oss.secret_setting().resolve(
+            "oss.access_key_secret",
+            self.env,
+            Some("dev-only-oss-access-key-secret"),
+        )
+    }
+}
+
+/// Resolves every configured key of a ring, plus the current kid (from its development default
+/// outside production when it is not configured).
+fn resolve_key_ring(
+    prefix: &str,
+    current: &str,
+    keys: &HashMap<String, SecretSetting>,
+    env: AppEnv,
+    dev_default: &str,
+) -> Result<Vec<(String, ResolvedSecret)>, SettingsError> {
+    let mut out = Vec::new();
+    for (kid, setting) in keys {
+        out.push((
+            kid.clone(),
+            setting.resolve(&format!("{prefix}.{kid}.secret"), env, None)?,
+        ));
+    }
+    if !keys.contains_key(current) {
+        let key = format!("{prefix}.{current}.secret");
+        out.push((
+            current.to_string(),
+            SecretSetting::default().resolve(&key, env, Some(dev_default))?,
+        ));
+    }
+    Ok(out)
 }
 
 fn invalid(key: &str, reason: &str) -> SettingsError {

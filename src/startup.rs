@@ -10,10 +10,14 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{self, Accounts, Authenticator};
+use crate::callback::{self, CallbackService, PublicKeys};
+use crate::credentials::{self, Issuer};
 use crate::middleware::request_context;
 use crate::ops::{self, Readiness};
+use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
+use crate::spool::{spawn_replayer, Spool};
 use crate::store::{self, DynStore, StoreError};
 
 pub struct Application {
@@ -24,7 +28,10 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = store::open(&settings.database).context("opening the database")?;
-        let readiness = Arc::new(Readiness::default());
+        let spool = Spool::open(&settings.callback.spool_dir)
+            .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
+        let readiness = Arc::new(Readiness::new(spool.clone()));
+        let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
@@ -38,10 +45,23 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.addr()))?;
         let port = listener.local_addr()?.port();
         let settings = Arc::new(settings);
-        let store_data = web::Data::new(store);
+        let store_data = web::Data::new(store.clone());
         let readiness_data = web::Data::from(readiness);
         let settings_data = web::Data::from(settings.clone());
         let auth_data = web::Data::new(authenticator);
+        let usage_data = web::Data::new(UsageTracker::default());
+        let callback_data = web::Data::new(CallbackService {
+            keys: PublicKeys::from_settings(&settings.callback)?,
+            token_keys: settings.upload_token_key_ring()?,
+            profiles: settings.profiles.clone(),
+            store: store.clone(),
+            spool: spool.clone(),
+        });
+        spawn_replayer(
+            spool,
+            store.clone(),
+            Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10)),
+        );
 
         let mut server = HttpServer::new(move || {
             App::new()
@@ -54,9 +74,18 @@ impl Application {
                 .app_data(store_data.clone())
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
+                .app_data(issuer_data.clone())
+                .app_data(callback_data.clone())
+                .app_data(usage_data.clone())
                 .app_data(accounts.clone())
                 .configure(ops::configure)
                 .configure(auth::configure)
+                .configure(credentials::configure)
+                .configure(records::configure)
+                .configure(callback::configure(
+                    &settings_data.callback.path,
+                    settings_data.callback.max_body_bytes,
+                ))
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?

@@ -73,6 +73,12 @@ impl FromRequest for AuthUser {
         Box::pin(async move {
             let auth = auth.ok_or_else(|| ApiError::internal("authenticator not configured"))?;
             let token = token?;
+            if token.starts_with(super::API_KEY_PREFIX) {
+                return Err(ApiError::forbidden(
+                    "user_token_required",
+                    "this route is for app users; API keys cannot call it",
+                ));
+            }
             Ok(auth.authenticate(&token).await?)
         })
     }

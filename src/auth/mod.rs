@@ -23,7 +23,11 @@ mod usernames;
 
 pub use accounts::{Accounts, TokenPair};
 pub use error::AuthError;
+/// API keys of backend services start with this; app-user routes refuse them on sight.
+pub const API_KEY_PREFIX: &str = "usk_";
+
 pub use external::ExternalIssuers;
+pub(crate) use extractor::bearer_token;
 pub use extractor::{AuthUser, Authenticator};
 pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};

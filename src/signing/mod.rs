@@ -12,6 +12,7 @@ mod common;
 pub mod policy;
 pub mod sts;
 pub mod token;
+pub mod upload_callback;
 pub mod v1;
 pub mod v4;
 

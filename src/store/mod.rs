@@ -4,8 +4,11 @@
 //! (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared integration suite
 //! runs on both and is what proves them equivalent.
 
+mod api_keys;
 mod postgres;
+mod records;
 mod sqlite;
+mod uploads;
 pub mod users;
 
 use std::sync::Arc;
@@ -14,8 +17,11 @@ use async_trait::async_trait;
 
 use crate::settings::DatabaseSettings;
 
+pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use postgres::PostgresStore;
+pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
+pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
 pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
@@ -42,7 +48,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            // A protocol error is what a connection cut mid-handshake or mid-query looks like.
             sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
@@ -89,7 +97,7 @@ impl Backend {
 
 /// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: UserStore + Send + Sync + 'static {
+pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

@@ -113,6 +113,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 }
 
 pub struct TestApp {
+    /// Data directory of this server (spool); removed with the app.
+    pub _data_dir: tempfile::TempDir,
     pub address: String,
     #[allow(dead_code)]
     pub port: u16,
@@ -126,11 +128,24 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
 
 pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDb::create(kind).await;
-    let settings = test_settings(db.url(), overrides);
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let spool = data_dir.path().join("spool");
+    let spool = spool.to_str().expect("utf-8 path");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("APP__CALLBACK__SPOOL_DIR", spool),
+        ("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100"),
+    ];
+    all.extend_from_slice(overrides);
+    let settings = test_settings(db.url(), &all);
+    // `TEST_LOG=1 cargo nextest run ...` shows the server's logs.
+    if std::env::var_os("TEST_LOG").is_some() {
+        upload_signer::telemetry::init(&settings.log, settings.env);
+    }
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        _data_dir: data_dir,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -176,6 +191,14 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The server's store, opened beside it (reads what the server recorded).
+    pub fn store(&self) -> upload_signer::store::DynStore {
+        let settings = test_settings(self.db.url(), &[]);
+        upload_signer::store::open(&settings.database).expect("open store")
+    }
+}
+
 /// Asserts the standard error shape and returns its code.
 pub async fn error_code(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("error body is JSON");
@@ -185,4 +208,39 @@ pub async fn error_code(response: reqwest::Response) -> String {
         "{body}"
     );
     code
+}
+
+/// The development secrets the test server runs with (config defaults outside production).
+pub const DEV_OSS_SECRET: &str = "dev-only-oss-access-key-secret";
+pub const DEV_OSS_KEY_ID: &str = "LTAI-local-development";
+
+impl TestApp {
+    /// An access token for `user_id`, minted with the server's own (development) key.
+    pub fn token_for(&self, user_id: &str) -> String {
+        let settings = test_settings(self.db.url(), &[]);
+        let tokens = upload_signer::auth::AccessTokens::from_settings(&settings).expect("token keys");
+        tokens.issue(user_id, chrono::Utc::now()).expect("token").0
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// Issues a credential and returns the 201 body.
+    pub async fn issue(&self, token: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = self.post_json("/v1/uploads", Some(token), &body).await;
+        let status = resp.status();
+        let json: serde_json::Value = resp.json().await.expect("JSON body");
+        assert_eq!(status, 201, "{json}");
+        json
+    }
 }

@@ -4,4 +4,10 @@
 mod helpers;
 
 mod auth;
+mod callback;
+mod credentials;
 mod foundation;
+mod oss_stand_in;
+mod outage;
+mod records;
+mod tcp_proxy;

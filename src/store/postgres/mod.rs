@@ -1,5 +1,8 @@
 //! The production store.
 
+mod api_keys;
+mod records;
+mod uploads;
 mod users;
 
 use std::str::FromStr;

@@ -1,5 +1,8 @@
 //! The embedded default store: a single file, WAL mode, one writer at a time.
 
+mod api_keys;
+mod records;
+mod uploads;
 mod users;
 
 use std::path::Path;

@@ -1,0 +1,46 @@
+use crate::error::ApiError;
+
+/// Why a credential was not issued (or a string-to-sign not signed).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("unknown upload profile {0:?}")]
+    UnknownProfile(String),
+    #[error("content type {0:?} is not allowed for this profile")]
+    ContentTypeNotAllowed(String),
+    #[error("size must be positive")]
+    SizeNotPositive,
+    #[error("size {size} exceeds this profile's limit of {max} bytes")]
+    SizeTooLarge { size: u64, max: u64 },
+    #[error("invalid filename: {0}")]
+    InvalidFilename(&'static str),
+    #[error("variable {0:?} is not allowed for this profile")]
+    VariableNotAllowed(String),
+    #[error("variable {name:?} is longer than {max} bytes")]
+    VariableTooLong { name: String, max: usize },
+    #[error("the object key would be longer than OSS allows (1023 bytes)")]
+    KeyTooLong,
+    #[error("refusing to sign: {0}")]
+    SignRefused(String),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+impl From<CredentialError> for ApiError {
+    fn from(err: CredentialError) -> Self {
+        let code = match &err {
+            CredentialError::UnknownProfile(_) => "unknown_profile",
+            CredentialError::ContentTypeNotAllowed(_) => "content_type_not_allowed",
+            CredentialError::SizeNotPositive => "invalid_size",
+            CredentialError::SizeTooLarge { .. } => "size_too_large",
+            CredentialError::InvalidFilename(_) => "invalid_filename",
+            CredentialError::VariableNotAllowed(_) => "variable_not_allowed",
+            CredentialError::VariableTooLong { .. } => "variable_too_long",
+            CredentialError::KeyTooLong => "key_too_long",
+            CredentialError::SignRefused(_) => {
+                return ApiError::forbidden("sign_refused", err.to_string());
+            }
+            CredentialError::Signing(_) => return ApiError::internal(err),
+        };
+        ApiError::unprocessable(code, err.to_string())
+    }
+}

@@ -1,0 +1,414 @@
+//! Building one upload credential: a pure function of the request, the profile, the ids and the
+//! time. No database round trip, so issuance keeps working while the database is away.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::key_template::{extension_of, KeyContext, MAX_KEY_BYTES};
+use super::profile::{normalise_content_type, Profile, Profiles, SignatureVersion};
+use super::CredentialError;
+use crate::settings::{Settings, SettingsError};
+use crate::signing::{
+    self, upload_callback, CallbackParam, CallbackVars, Condition, PostPolicy, TokenKeys, UploadClaims,
+};
+
+/// `POST /v1/uploads` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    pub profile: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// A PostObject form: send `fields` in order, then the file as `file_field`, last.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostForm {
+    pub action: String,
+    pub method: &'static str,
+    pub enctype: &'static str,
+    pub fields: Vec<FormField>,
+    pub file_field: &'static str,
+}
+
+/// The four keys the OSS mobile SDKs take in `setCallbackParam`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SdkCallbackParam {
+    #[serde(rename = "callbackUrl")]
+    pub callback_url: String,
+    #[serde(rename = "callbackHost")]
+    pub callback_host: String,
+    #[serde(rename = "callbackBody")]
+    pub callback_body: String,
+    #[serde(rename = "callbackBodyType")]
+    pub callback_body_type: &'static str,
+}
+
+/// A presigned PUT: send exactly these headers.
+#[derive(Debug, Clone, Serialize)]
+pub struct PutInstructions {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadCredential {
+    pub upload_id: String,
+    pub profile: String,
+    pub bucket: String,
+    pub region: String,
+    pub host: String,
+    pub key: String,
+    pub content_type: String,
+    pub max_size: u64,
+    pub expires_at: String,
+    pub signature_version: SignatureVersion,
+    pub form: PostForm,
+    pub callback_param: SdkCallbackParam,
+    pub callback_vars: BTreeMap<String, String>,
+    /// base64 `callback`: the `x-oss-callback` header / `callback` form field.
+    pub callback: String,
+    /// base64 `callback-var`: the `x-oss-callback-var` header; absent without variables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_var: Option<String>,
+    pub put: PutInstructions,
+}
+
+pub struct Issuer {
+    profiles: Profiles,
+    access_key_id: String,
+    secret: SecretString,
+    token_keys: TokenKeys,
+    callback_url: String,
+    callback_host: String,
+}
+
+impl Issuer {
+    pub fn from_settings(settings: &Settings) -> Result<Issuer, SettingsError> {
+        let token_keys = settings.upload_token_key_ring()?;
+        let callback_url = settings.callback.url.to_string();
+        let callback_host = settings
+            .callback
+            .host
+            .clone()
+            .or_else(|| {
+                let url = &settings.callback.url;
+                url.host_str().map(|h| match url.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+            })
+            .unwrap_or_default();
+        Ok(Issuer {
+            profiles: Profiles::from_settings(settings)?,
+            access_key_id: settings.oss.access_key_id.clone(),
+            secret: settings.oss_secret()?.value,
+            token_keys,
+            callback_url,
+            callback_host,
+        })
+    }
+
+    pub fn profiles(&self) -> &Profiles {
+        &self.profiles
+    }
+
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.token_keys
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    pub(super) fn secret(&self) -> &str {
+        self.secret.expose_secret()
+    }
+
+    /// The callback parameter of a credential: fully determined by profile, token and variable
+    /// names, so the custom signer can recompute and compare it.
+    pub fn callback_param(&self, profile: &Profile, token: &str, var_names: &[&str]) -> CallbackParam {
+        CallbackParam {
+            url: self.callback_url.clone(),
+            host: Some(self.callback_host.clone()),
+            body: upload_callback::body_template(profile.callback_body_type, token, var_names),
+            body_type: profile.callback_body_type,
+            sni: None,
+        }
+    }
+
+    pub fn issue(
+        &self,
+        user_id: &str,
+        req: &UploadRequest,
+        upload_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<UploadCredential, CredentialError> {
+        let profile = self
+            .profiles
+            .get(&req.profile)
+            .ok_or_else(|| CredentialError::UnknownProfile(req.profile.clone()))?;
+        let content_type = normalise_content_type(&req.content_type)
+            .filter(|ct| profile.allows_content_type(ct))
+            .ok_or_else(|| CredentialError::ContentTypeNotAllowed(req.content_type.clone()))?;
+        if req.size <= 0 {
+            return Err(CredentialError::SizeNotPositive);
+        }
+        let size = req.size as u64;
+        if size > profile.max_size_bytes {
+            return Err(CredentialError::SizeTooLarge {
+                size,
+                max: profile.max_size_bytes,
+            });
+        }
+        let vars = self.check_vars(profile, &req.vars)?;
+        let ext = extension_of(&req.filename).map_err(CredentialError::InvalidFilename)?;
+        let key = profile.key_template.render(&KeyContext {
+            user_id,
+            upload_id,
+            profile: &profile.name,
+            now,
+            ext: &ext,
+        });
+        if key.len() > MAX_KEY_BYTES {
+            return Err(CredentialError::KeyTooLong);
+        }
+        let expires_at = now + profile.expires;
+        let claims = UploadClaims {
+            upload_id: upload_id.to_string(),
+            user_id: user_id.to_string(),
+            profile: profile.name.clone(),
+            bucket: profile.bucket.clone(),
+            key: key.clone(),
+            issued_at: now.timestamp(),
+            expires_at: expires_at.timestamp(),
+        };
+        let token = signing::token::issue(&claims, &self.token_keys);
+        let var_names: Vec<&str> = vars.iter().map(|(name, _)| name.as_str()).collect();
+        let callback = self.callback_param(profile, &token, &var_names);
+        let callback_b64 = callback.to_base64();
+        let mut callback_vars = CallbackVars::new();
+        for (name, value) in &vars {
+            callback_vars
+                .insert(&format!("x:{name}"), value)
+                .map_err(|e| CredentialError::Signing(e.to_string()))?;
+        }
+        let callback_var_b64 = (!callback_vars.is_empty()).then(|| callback_vars.to_base64());
+
+        let form = self.post_form(
+            profile,
+            &key,
+            &content_type,
+            size,
+            &callback_b64,
+            &vars,
+            now,
+            expires_at,
+        );
+        let put = self.presigned_put(
+            profile,
+            &key,
+            &content_type,
+            &callback_b64,
+            callback_var_b64.as_deref(),
+            now,
+            expires_at,
+        )?;
+        Ok(UploadCredential {
+            upload_id: upload_id.to_string(),
+            profile: profile.name.clone(),
+            bucket: profile.bucket.clone(),
+            region: profile.region.clone(),
+            host: profile.host.clone(),
+            key,
+            content_type: content_type.clone(),
+            max_size: size,
+            expires_at: expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            signature_version: profile.signature_version,
+            form,
+            callback_param: SdkCallbackParam {
+                callback_url: callback.url.clone(),
+                callback_host: self.callback_host.clone(),
+                callback_body: callback.body.clone(),
+                callback_body_type: callback.body_type.as_str(),
+            },
+            callback_vars: vars.iter().map(|(k, v)| (format!("x:{k}"), v.clone())).collect(),
+            callback: callback_b64,
+            callback_var: callback_var_b64,
+            put,
+        })
+    }
+
+    /// Custom variables: only names the profile allows, within their length limit.
+    fn check_vars(
+        &self,
+        profile: &Profile,
+        requested: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>, CredentialError> {
+        let mut out = Vec::new();
+        for (raw_name, value) in requested {
+            let name = raw_name.strip_prefix("x:").unwrap_or(raw_name);
+            let max = *profile
+                .vars
+                .get(name)
+                .ok_or_else(|| CredentialError::VariableNotAllowed(raw_name.clone()))?;
+            if value.len() > max {
+                return Err(CredentialError::VariableTooLong {
+                    name: name.to_string(),
+                    max,
+                });
+            }
+            out.push((name.to_string(), value.clone()));
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn post_form(
+        &self,
+        profile: &Profile,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        callback_b64: &str,
+        vars: &[(String, String)],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> PostForm {
+        let mut conditions = vec![
+            Condition::Exact("bucket".into(), profile.bucket.clone()),
+            Condition::Eq("key".into(), key.to_string()),
+            Condition::ContentLengthRange(1, size),
+            Condition::Eq("Content-Type".into(), content_type.to_string()),
+            Condition::Eq("success_action_status".into(), SUCCESS_STATUS.into()),
+            // Without this OSS would not check the callback field and a client could swap it.
+            Condition::Exact("callback".into(), callback_b64.to_string()),
+        ];
+        if profile.signature_version == SignatureVersion::V4 {
+            conditions.extend(signing::v4::post_conditions(
+                &self.access_key_id,
+                now,
+                &profile.region,
+                None,
+            ));
+        }
+        let policy = PostPolicy {
+            expiration: expires_at,
+            conditions,
+        }
+        .to_base64();
+        let field = |name: &str, value: &str| FormField {
+            name: name.to_string(),
+            value: value.to_string(),
+        };
+        let mut fields = vec![field("key", key), field("policy", &policy)];
+        match profile.signature_version {
+            SignatureVersion::V1 => {
+                fields.push(field("OSSAccessKeyId", &self.access_key_id));
+                fields.push(field(
+                    "Signature",
+                    &signing::v1::post_signature(self.secret(), &policy),
+                ));
+            }
+            SignatureVersion::V4 => {
+                let signature = signing::v4::post_signature(self.secret(), &policy, now, &profile.region);
+                fields.push(field("x-oss-signature-version", "OSS4-HMAC-SHA256"));
+                fields.push(field(
+                    "x-oss-credential",
+                    &signing::v4::credential(
+                        &self.access_key_id,
+                        &signing::v4::date_stamp(now),
+                        &profile.region,
+                    ),
+                ));
+                fields.push(field("x-oss-date", &signing::v4::x_oss_date(now)));
+                fields.push(field("x-oss-signature", &signature));
+            }
+        }
+        fields.push(field("success_action_status", SUCCESS_STATUS));
+        fields.push(field("Content-Type", content_type));
+        fields.push(field("callback", callback_b64));
+        for (name, value) in vars {
+            fields.push(field(&format!("x:{name}"), value));
+        }
+        PostForm {
+            action: profile.host.clone(),
+            method: "POST",
+            enctype: "multipart/form-data",
+            fields,
+            file_field: "file",
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn presigned_put(
+        &self,
+        profile: &Profile,
+        key: &str,
+        content_type: &str,
+        callback_b64: &str,
+        callback_var_b64: Option<&str>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<PutInstructions, CredentialError> {
+        let url = match profile.signature_version {
+            SignatureVersion::V1 => signing::v1::presign_url(&signing::PresignV1 {
+                origin: &profile.host,
+                access_key_id: &self.access_key_id,
+                secret: self.secret(),
+                method: "PUT",
+                bucket: &profile.bucket,
+                key,
+                content_type: Some(content_type),
+                content_md5: None,
+                expires_at,
+                security_token: None,
+                callback: Some(callback_b64),
+                callback_var: callback_var_b64,
+            }),
+            SignatureVersion::V4 => {
+                let mut extra: Vec<(&str, &str)> = vec![("callback", callback_b64)];
+                if let Some(vars) = callback_var_b64 {
+                    extra.push(("callback-var", vars));
+                }
+                signing::v4::presign_url(&signing::PresignV4 {
+                    origin: &profile.host,
+                    access_key_id: &self.access_key_id,
+                    secret: self.secret(),
+                    region: &profile.region,
+                    method: "PUT",
+                    bucket: &profile.bucket,
+                    key,
+                    headers: &[("Content-Type", content_type)],
+                    additional_headers: &[],
+                    extra_query: &extra,
+                    security_token: None,
+                    at: now,
+                    expires_in: (expires_at - now).num_seconds().clamp(1, 7 * 24 * 3600) as u32,
+                })
+                .map_err(|e| CredentialError::Signing(e.to_string()))?
+            }
+        };
+        Ok(PutInstructions {
+            method: "PUT",
+            url,
+            headers: BTreeMap::from([("Content-Type".to_string(), content_type.to_string())]),
+        })
+    }
+}
+
+/// OSS answers a PostObject with this status (and relays the callback answer as the body).
+const SUCCESS_STATUS: &str = "200";

@@ -1,0 +1,185 @@
+//! Settings for talking to OSS: the access key, the callback we host, upload tokens, profiles.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::SecretSetting;
+
+/// Placeholder access key id of the development settings; refused in production.
+pub const DEV_ACCESS_KEY_ID: &str = "LTAI-local-development";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OssSettings {
+    /// AccessKey id used to sign policies and URLs.
+    pub access_key_id: String,
+    /// Its secret: `APP__OSS__ACCESS_KEY_SECRET` or `APP__OSS__ACCESS_KEY_SECRET_FILE`.
+    pub access_key_secret: Option<secrecy::SecretString>,
+    pub access_key_secret_file: Option<std::path::PathBuf>,
+}
+
+impl OssSettings {
+    pub fn secret_setting(&self) -> SecretSetting {
+        SecretSetting {
+            secret: self.access_key_secret.clone(),
+            secret_file: self.access_key_secret_file.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackSettings {
+    /// The `callbackUrl` OSS POSTs to: this service's public address plus `path`.
+    pub url: url::Url,
+    /// `callbackHost`; defaults to the host of `url`.
+    pub host: Option<String>,
+    /// The route we serve the callback on, and the path OSS signs.
+    pub path: String,
+    /// Largest callback body accepted.
+    pub max_body_bytes: usize,
+    /// Public-key URLs we fetch from; anything else is refused without a fetch.
+    pub allowed_key_url_prefixes: Vec<String>,
+    /// How long a fetched OSS public key stays cached.
+    pub key_cache_ttl_secs: u64,
+    /// Timeout of one public-key fetch.
+    pub key_fetch_timeout_secs: u64,
+    /// Where verified callbacks wait while the database is unreachable.
+    pub spool_dir: std::path::PathBuf,
+    /// How often the spool is replayed into the database.
+    pub spool_replay_interval_ms: u64,
+    /// Optional pinned public key (PEM file); when set, no key is ever fetched.
+    pub public_key_pem_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadTokenSettings {
+    /// Key id of new upload tokens; older kids under `keys` still verify.
+    pub current_kid: String,
+    #[serde(default)]
+    pub keys: HashMap<String, SecretSetting>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureVersionSetting {
+    V1,
+    V4,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProfileSettings {
+    pub bucket: String,
+    /// Region id such as `cn-hangzhou` (not `oss-cn-hangzhou`).
+    pub region: String,
+    /// Service endpoint; defaults to `https://oss-{region}.aliyuncs.com`.
+    pub endpoint: Option<url::Url>,
+    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (local emulators).
+    #[serde(default)]
+    pub path_style: bool,
+    /// Object key template: `{user_id}`, `{upload_id}`, `{profile}`, `{yyyy}`, `{mm}`, `{dd}`, `{ext}`.
+    pub key_template: String,
+    pub max_size_bytes: u64,
+    /// Exact types or `type/*`.
+    pub content_types: Vec<String>,
+    /// Credential lifetime.
+    pub expires_secs: u64,
+    pub signature_version: SignatureVersionSetting,
+    /// `application/json` or `application/x-www-form-urlencoded`.
+    pub callback_body_type: String,
+    /// Custom callback variables the client may set, with the longest value allowed (bytes).
+    #[serde(default)]
+    pub vars: BTreeMap<String, usize>,
+}
+
+impl ProfileSettings {
+    /// The bucket's base URL: `https://bucket.oss-region.aliyuncs.com`, or `endpoint/bucket` in
+    /// path style (local emulators). `None` if the endpoint has no host.
+    pub fn bucket_url(&self) -> Option<String> {
+        let default_endpoint;
+        let endpoint = match &self.endpoint {
+            Some(url) => url,
+            None => {
+                default_endpoint =
+                    url::Url::parse(&format!("https://oss-{}.aliyuncs.com", self.region)).ok()?;
+                &default_endpoint
+            }
+        };
+        let base = endpoint.as_str().trim_end_matches('/');
+        if self.path_style {
+            return Some(format!("{base}/{}", self.bucket));
+        }
+        let host = endpoint.host_str()?;
+        let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Some(format!("{}://{}.{host}{port}", endpoint.scheme(), self.bucket))
+    }
+}
+
+/// OSS keeps a V4 credential at most 7 days.
+const MAX_EXPIRES_SECS: u64 = 7 * 24 * 3600;
+
+impl ProfileSettings {
+    /// Field checks; the key template itself is parsed when the profiles are built.
+    pub fn validate(&self, name: &str) -> Result<(), super::SettingsError> {
+        let bad = |field: &str, reason: &str| super::SettingsError::Invalid {
+            key: format!("profiles.{name}.{field}"),
+            reason: reason.to_string(),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad("", "profile names use [A-Za-z0-9_-]"));
+        }
+        if self.bucket.len() < 3 || self.bucket.len() > 63 {
+            return Err(bad("bucket", "bucket names are 3 to 63 characters"));
+        }
+        if self.region.is_empty() || self.region.starts_with("oss-") {
+            return Err(bad(
+                "region",
+                "use the region id, e.g. `cn-hangzhou`, not `oss-cn-hangzhou`",
+            ));
+        }
+        if self.max_size_bytes == 0 {
+            return Err(bad("max_size_bytes", "must be positive"));
+        }
+        if self.content_types.is_empty() || self.content_types.iter().any(|t| !t.contains('/')) {
+            return Err(bad(
+                "content_types",
+                "list MIME types such as `image/jpeg` or `image/*`",
+            ));
+        }
+        if self.expires_secs < 60 || self.expires_secs > MAX_EXPIRES_SECS {
+            return Err(bad("expires_secs", "must be between 60 and 604800 (7 days)"));
+        }
+        if !matches!(
+            self.callback_body_type.as_str(),
+            "application/json" | "application/x-www-form-urlencoded"
+        ) {
+            return Err(bad(
+                "callback_body_type",
+                "use application/json or application/x-www-form-urlencoded",
+            ));
+        }
+        if self.vars.len() > 8 {
+            return Err(bad(
+                "vars",
+                "at most 8 custom variables (OSS allows 10, two are ours)",
+            ));
+        }
+        for (var, max) in &self.vars {
+            if var.is_empty()
+                || !var
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(bad("vars", "variable names use [a-z0-9_] (OSS lowercases them)"));
+            }
+            if *max == 0 || *max > 256 {
+                return Err(bad("vars", "a variable's maximum length is 1 to 256 bytes"));
+            }
+        }
+        Ok(())
+    }
+}
