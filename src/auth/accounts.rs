@@ -10,7 +10,7 @@ use super::rate_limit::LoginLimiter;
 use super::usernames::{normalise, Username, MAX_LEN};
 use super::{refresh, AuthError, Authenticator};
 use crate::settings::Settings;
-use crate::store::{DynStore, RefreshToken, StoreError, User};
+use crate::store::{DynStore, RefreshToken, Store, StoreError, User};
 
 /// What a successful login or refresh hands the client.
 #[derive(Debug)]
@@ -191,4 +191,24 @@ impl Accounts {
             refresh_expires_at: record.expires_at,
         })
     }
+}
+
+/// Disables (or re-enables) an account by username, for operators. Disabling also revokes every
+/// refresh token of the account; access tokens already issued expire on their own (short TTL).
+pub async fn set_account_disabled(
+    store: &dyn Store,
+    username: &str,
+    disabled: bool,
+) -> Result<User, AuthError> {
+    let name = Username::parse(username)?;
+    let mut user = store
+        .find_user_by_username(name.as_str())
+        .await?
+        .ok_or(AuthError::Store(StoreError::NotFound))?;
+    store.set_user_disabled(&user.id, disabled).await?;
+    if disabled {
+        store.revoke_all_refresh_tokens(&user.id, Utc::now()).await?;
+    }
+    user.disabled = disabled;
+    Ok(user)
 }

@@ -17,6 +17,7 @@ on_both_stores!(
     wrong_password_and_unknown_user_answer_alike,
     failed_logins_are_rate_limited,
     disabled_users_cannot_log_in_or_refresh,
+    operators_disable_and_enable_users_from_the_cli,
     registration_can_be_disabled,
     registration_validates_and_normalises,
 );
@@ -209,6 +210,40 @@ async fn disabled_users_cannot_log_in_or_refresh(kind: StoreKind) {
         "disabling revoked the tokens"
     );
     tokens(login(&app, "mallory", PASSWORD).await).await;
+}
+
+async fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+        .env_clear()
+        .env("APP_CONFIG_DIR", crate::helpers::config_dir())
+        .env("DATABASE_URL", app.db.url())
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn operators_disable_and_enable_users_from_the_cli(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    register(&app, "oscar").await;
+    let (_, refresh) = tokens(login(&app, "oscar", PASSWORD).await).await;
+
+    let out = cli(&app, &["user", "disable", "Oscar"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("oscar"));
+    let denied = login(&app, "oscar", PASSWORD).await;
+    assert_eq!(denied.status(), 403);
+    assert_eq!(error_code(denied).await, "account_disabled");
+    let revoked = post(&app, "/v1/auth/refresh", json!({"refresh_token": refresh})).await;
+    assert_eq!(unauthorized(revoked).await, "invalid_refresh_token");
+
+    let out = cli(&app, &["user", "enable", "oscar"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokens(login(&app, "oscar", PASSWORD).await).await;
+
+    let out = cli(&app, &["user", "disable", "nobody"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
 }
 
 async fn registration_can_be_disabled(kind: StoreKind) {
