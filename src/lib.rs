@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod error;
 pub mod middleware;
 pub mod ops;
+pub mod rate_limit;
 pub mod records;
 pub mod routes;
 pub mod settings;

@@ -80,6 +80,11 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id(&req);
     // The path only: query strings may carry tokens (`access_token` on the STS route).
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::ops::Metrics>>()
+        .cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
@@ -105,5 +110,14 @@ pub async fn request_context(
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, elapsed_ms, "request done"));
+    if let Some(metrics) = metrics {
+        let status = status.to_string();
+        let labels = [route.as_str(), method.as_str(), status.as_str()];
+        metrics.http_requests.with_label_values(&labels).inc();
+        metrics
+            .http_duration
+            .with_label_values(&labels)
+            .observe(elapsed_ms / 1000.0);
+    }
     Ok(response)
 }

@@ -11,9 +11,10 @@ use anyhow::Context;
 
 use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
-use crate::credentials::{self, Issuer};
+use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::middleware::request_context;
-use crate::ops::{self, Readiness};
+use crate::ops::{self, Metrics, Readiness};
+use crate::rate_limit::RateLimiter;
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
@@ -32,6 +33,10 @@ impl Application {
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
         let readiness = Arc::new(Readiness::new(spool.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
+        let limiter_data = web::Data::new(IssuanceLimiter(RateLimiter::new(
+            settings.issuance.rate_per_minute,
+            settings.issuance.burst,
+        )));
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
@@ -50,8 +55,10 @@ impl Application {
         let settings_data = web::Data::from(settings.clone());
         let auth_data = web::Data::new(authenticator);
         let usage_data = web::Data::new(UsageTracker::default());
+        let metrics = web::Data::new(Metrics::new());
         let callback_data = web::Data::new(CallbackService {
-            keys: PublicKeys::from_settings(&settings.callback)?,
+            keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
+            metrics: metrics.clone(),
             token_keys: settings.upload_token_key_ring()?,
             profiles: settings.profiles.clone(),
             store: store.clone(),
@@ -75,8 +82,10 @@ impl Application {
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
+                .app_data(limiter_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
+                .app_data(metrics.clone())
                 .app_data(accounts.clone())
                 .configure(ops::configure)
                 .configure(auth::configure)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rsa::RsaPublicKey;
 
 use super::CallbackError;
+use crate::ops::Metrics;
 use crate::settings::CallbackSettings;
 use crate::signing;
 
@@ -22,10 +23,14 @@ pub struct PublicKeys {
     cache: RwLock<HashMap<String, (Arc<RsaPublicKey>, Instant)>>,
     fetching: tokio::sync::Mutex<()>,
     pinned: Option<Arc<RsaPublicKey>>,
+    metrics: actix_web::web::Data<Metrics>,
 }
 
 impl PublicKeys {
-    pub fn from_settings(settings: &CallbackSettings) -> anyhow::Result<PublicKeys> {
+    pub fn from_settings(
+        settings: &CallbackSettings,
+        metrics: actix_web::web::Data<Metrics>,
+    ) -> anyhow::Result<PublicKeys> {
         let pinned = match &settings.public_key_pem_file {
             Some(path) => {
                 let pem = std::fs::read_to_string(path)
@@ -47,6 +52,7 @@ impl PublicKeys {
             cache: RwLock::new(HashMap::new()),
             fetching: tokio::sync::Mutex::new(()),
             pinned,
+            metrics,
         })
     }
 
@@ -58,15 +64,18 @@ impl PublicKeys {
             return Ok(pinned.clone());
         }
         if let Some(key) = self.fresh(&url) {
+            self.count("hit");
             return Ok(key);
         }
         // One fetch at a time; whoever waited finds the key cached.
         let _fetching = self.fetching.lock().await;
         if let Some(key) = self.fresh(&url) {
+            self.count("hit");
             return Ok(key);
         }
         match self.fetch(&url).await {
             Ok(key) => {
+                self.count("fetch");
                 let key = Arc::new(key);
                 let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
                 if cache.len() >= MAX_CACHED_KEYS && !cache.contains_key(&url) {
@@ -83,12 +92,20 @@ impl PublicKeys {
             }
             Err(err) => match self.cached(&url) {
                 Some((stale, _)) => {
+                    self.count("stale");
                     tracing::warn!(error = %err, "public key refresh failed; using the cached key");
                     Ok(stale)
                 }
-                None => Err(err),
+                None => {
+                    self.count("fetch_failed");
+                    Err(err)
+                }
             },
         }
+    }
+
+    fn count(&self, result: &str) {
+        self.metrics.public_keys.with_label_values(&[result]).inc();
     }
 
     fn cached(&self, url: &str) -> Option<(Arc<RsaPublicKey>, Instant)> {

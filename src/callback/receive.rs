@@ -10,10 +10,11 @@ use chrono::Utc;
 use super::public_keys::PublicKeys;
 use super::{answer, binding, CallbackError};
 use crate::error::ApiError;
+use crate::ops::Metrics;
 use crate::settings::ProfileSettings;
 use crate::signing::{self, upload_callback, CallbackBodyType, TokenKeys};
 use crate::spool::{Spool, SpoolEntry};
-use crate::store::{DynStore, UploadRecord, UploadStatus};
+use crate::store::{DynStore, Recorded, UploadRecord, UploadStatus};
 
 pub struct CallbackService {
     pub keys: PublicKeys,
@@ -21,6 +22,7 @@ pub struct CallbackService {
     pub profiles: BTreeMap<String, ProfileSettings>,
     pub store: DynStore,
     pub spool: Arc<Spool>,
+    pub metrics: web::Data<Metrics>,
 }
 
 fn header_str<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, CallbackError> {
@@ -37,17 +39,26 @@ pub async fn receive(
     svc: web::Data<CallbackService>,
 ) -> Result<HttpResponse, ApiError> {
     match handle(&req, &body, &svc).await {
-        Ok(answer) => Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(answer)),
+        Ok((outcome, answer)) => {
+            svc.metrics.callbacks.with_label_values(&[outcome]).inc();
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .body(answer))
+        }
         Err(err) => {
+            svc.metrics.callbacks.with_label_values(&[err.code()]).inc();
             tracing::warn!(reason = err.code(), detail = %err, "callback refused");
             Err(err.into())
         }
     }
 }
 
-async fn handle(req: &HttpRequest, body: &[u8], svc: &CallbackService) -> Result<String, CallbackError> {
+/// Returns the outcome (for metrics) and the answer body.
+async fn handle(
+    req: &HttpRequest,
+    body: &[u8],
+    svc: &CallbackService,
+) -> Result<(&'static str, String), CallbackError> {
     let authorization = header_str(req, "authorization")?;
     let key_url = header_str(req, "x-oss-pub-key-url")?;
     let key = svc.keys.key_for(key_url).await?;
@@ -66,18 +77,14 @@ async fn handle(req: &HttpRequest, body: &[u8], svc: &CallbackService) -> Result
         .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
     let upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
 
-    let record = match svc.store.record_completed(&upload).await {
-        Ok(recorded) => {
-            let record = recorded.record().clone();
-            match &recorded {
-                crate::store::Recorded::Created(_) => {
-                    tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded")
-                }
-                crate::store::Recorded::AlreadyCompleted(_) => {
-                    tracing::info!(upload_id = %record.upload_id, "repeated callback; already recorded")
-                }
-            }
-            record
+    let (outcome, record) = match svc.store.record_completed(&upload).await {
+        Ok(Recorded::Created(record)) => {
+            tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded");
+            ("recorded", record)
+        }
+        Ok(Recorded::AlreadyCompleted(record)) => {
+            tracing::info!(upload_id = %record.upload_id, "repeated callback; already recorded");
+            ("repeated", record)
         }
         Err(err) if err.is_unavailable() => {
             // Durable before we answer: OSS never calls back twice.
@@ -89,14 +96,17 @@ async fn handle(req: &HttpRequest, body: &[u8], svc: &CallbackService) -> Result
                     CallbackError::Unrecordable
                 })?;
             tracing::warn!(upload_id = %upload.upload_id, error = %err, "database unavailable; callback spooled");
-            spooled_record(&upload)
+            ("spooled", spooled_record(&upload))
         }
         Err(err) => {
             tracing::error!(error = %err, upload_id = %upload.upload_id, "cannot record callback");
             return Err(CallbackError::Unrecordable);
         }
     };
-    Ok(answer::body(&record, answer::object_url(&svc.profiles, &record)))
+    Ok((
+        outcome,
+        answer::body(&record, answer::object_url(&svc.profiles, &record)),
+    ))
 }
 
 /// The record the spooled entry will become: the same answer the app would get later.

@@ -26,6 +26,10 @@ impl Readiness {
         self.migrated.store(true, Ordering::Release);
     }
 
+    pub fn spool_depth(&self) -> u64 {
+        self.spool.depth()
+    }
+
     pub fn migrated(&self) -> bool {
         self.migrated.load(Ordering::Acquire)
     }

@@ -1,8 +1,10 @@
 //! The operator's view: liveness and readiness.
 
 mod health;
+mod metrics;
 
 pub use health::Readiness;
+pub use metrics::Metrics;
 
 use actix_web::web;
 
@@ -10,5 +12,26 @@ use crate::routes::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)));
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(scrape)));
+}
+
+async fn scrape(
+    metrics: web::Data<Metrics>,
+    readiness: web::Data<Readiness>,
+    store: web::Data<crate::store::DynStore>,
+) -> actix_web::HttpResponse {
+    metrics.spool_depth.set(readiness.spool_depth() as i64);
+    let (size, idle) = store.pool_status();
+    metrics
+        .db_connections
+        .with_label_values(&["idle"])
+        .set(idle as i64);
+    metrics
+        .db_connections
+        .with_label_values(&["in_use"])
+        .set(size.saturating_sub(idle as u32) as i64);
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
 }

@@ -53,6 +53,14 @@ pub struct CallbackSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct IssuanceSettings {
+    /// Credentials one user may get per minute, sustained; 0 turns the limit off.
+    pub rate_per_minute: u32,
+    /// How many at once before the sustained rate applies.
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct UploadTokenSettings {
     /// Key id of new upload tokens; older kids under `keys` still verify.
     pub current_kid: String,

@@ -105,6 +105,9 @@ pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sy
 
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Pool size and idle connections, for metrics.
+    fn pool_status(&self) -> (u32, usize);
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -7,6 +7,7 @@ mod auth;
 mod callback;
 mod credentials;
 mod foundation;
+mod ops;
 mod oss_stand_in;
 mod outage;
 mod records;
