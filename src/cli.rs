@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `config check`.
+//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `config check`.
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +26,11 @@ pub enum Command {
     },
     /// Print the OpenAPI contract (openapi.yaml) the server implements.
     Openapi,
+    /// Built-in app-user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -54,4 +59,12 @@ pub enum ApiKeyCommand {
     List,
     /// Revoke a key by id.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Disable an account: it can no longer log in or refresh; its refresh tokens are revoked.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
 }

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use upload_signer::cli::{ApiKeyCommand, Cli, Command, ConfigCommand};
+use upload_signer::cli::{ApiKeyCommand, Cli, Command, ConfigCommand, UserCommand};
 use upload_signer::records::api_keys;
 use upload_signer::settings::Settings;
 use upload_signer::startup::Application;
@@ -80,10 +80,30 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
+        Command::User { command } => {
+            let store = store::open(&settings.database)?;
+            store.migrate().await?;
+            let (username, disabled) = match &command {
+                UserCommand::Disable { username } => (username, true),
+                UserCommand::Enable { username } => (username, false),
+            };
+            let user = upload_signer::auth::set_account_disabled(store.as_ref(), username, disabled)
+                .await
+                .map_err(|e| match e {
+                    upload_signer::auth::AuthError::Store(store::StoreError::NotFound) => {
+                        anyhow::anyhow!("no user {username:?}")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            let state = if disabled { "disabled" } else { "enabled" };
+            println!("user {} ({}) {state}", user.username, user.id);
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
             settings.auth_keys()?;
+            // Builds the external issuers' keys too, so a bad PEM is caught here, not at start-up.
+            upload_signer::auth::Authenticator::from_settings(&settings)?;
             println!(
                 "configuration is valid (APP_ENV={})\n{settings:#?}",
                 settings.env.as_str()

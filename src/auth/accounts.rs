@@ -7,10 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::passwords::{check_new_password, PasswordHasher};
 use super::rate_limit::LoginLimiter;
-use super::usernames::{normalise, Username};
+use super::usernames::{normalise, Username, MAX_LEN};
 use super::{refresh, AuthError, Authenticator};
 use crate::settings::Settings;
-use crate::store::{DynStore, RefreshToken, StoreError, User};
+use crate::store::{DynStore, RefreshToken, Store, StoreError, User};
 
 /// What a successful login or refresh hands the client.
 #[derive(Debug)]
@@ -75,8 +75,9 @@ impl Accounts {
         password: SecretString,
         address: &str,
     ) -> Result<TokenPair, AuthError> {
-        let account_key = normalise(username);
-        if !self.limiter.allows(&account_key, address) {
+        // Bounded: an over-long name cannot exist, and must not bloat the limiter's memory.
+        let account_key: String = normalise(username).chars().take(MAX_LEN + 1).collect();
+        if !self.limiter.begin_attempt(&account_key, address) {
             return Err(AuthError::TooManyAttempts);
         }
         let user = match Username::parse(username) {
@@ -87,15 +88,12 @@ impl Accounts {
         let matched = self.hasher.verify(password, hash).await?;
         let user = match user {
             Some(user) if matched => user,
-            _ => {
-                self.limiter.record_failure(&account_key, address);
-                return Err(AuthError::InvalidCredentials);
-            }
+            _ => return Err(AuthError::InvalidCredentials),
         };
+        self.limiter.succeeded(&account_key, address);
         if user.disabled {
             return Err(AuthError::AccountDisabled);
         }
-        self.limiter.clear_account(&account_key);
         let family = uuid::Uuid::new_v4().to_string();
         self.issue(&user.id, &family, Utc::now()).await
     }
@@ -193,4 +191,24 @@ impl Accounts {
             refresh_expires_at: record.expires_at,
         })
     }
+}
+
+/// Disables (or re-enables) an account by username, for operators. Disabling also revokes every
+/// refresh token of the account; access tokens already issued expire on their own (short TTL).
+pub async fn set_account_disabled(
+    store: &dyn Store,
+    username: &str,
+    disabled: bool,
+) -> Result<User, AuthError> {
+    let name = Username::parse(username)?;
+    let mut user = store
+        .find_user_by_username(name.as_str())
+        .await?
+        .ok_or(AuthError::Store(StoreError::NotFound))?;
+    store.set_user_disabled(&user.id, disabled).await?;
+    if disabled {
+        store.revoke_all_refresh_tokens(&user.id, Utc::now()).await?;
+    }
+    user.disabled = disabled;
+    Ok(user)
 }

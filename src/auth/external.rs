@@ -18,7 +18,7 @@ use crate::settings::{ExternalIssuerSettings, ExternalKeySource, Settings, Setti
 
 enum IssuerKey {
     Static(DecodingKey),
-    Jwks(JwksCache),
+    Jwks(Box<JwksCache>),
 }
 
 struct Issuer {
@@ -84,7 +84,7 @@ impl Issuer {
                     reason: format!("not a PEM {} public key: {e}", if is_ec { "EC" } else { "RSA" }),
                 })?)
             }
-            ExternalKeySource::Jwks(url) => IssuerKey::Jwks(
+            ExternalKeySource::Jwks(url) => IssuerKey::Jwks(Box::new(
                 JwksCache::new(
                     url,
                     Duration::from_secs(cfg.jwks_timeout_secs),
@@ -95,7 +95,7 @@ impl Issuer {
                     key: format!("auth.external.{name}.jwks_url"),
                     reason,
                 })?,
-            ),
+            )),
         };
         Ok(Issuer {
             issuer: cfg.issuer.clone(),

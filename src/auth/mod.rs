@@ -21,7 +21,7 @@ mod refresh;
 mod tokens;
 mod usernames;
 
-pub use accounts::{Accounts, TokenPair};
+pub use accounts::{set_account_disabled, Accounts, TokenPair};
 pub use error::AuthError;
 /// API keys of backend services start with this; app-user routes refuse them on sight.
 pub const API_KEY_PREFIX: &str = "usk_";

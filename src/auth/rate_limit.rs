@@ -41,7 +41,8 @@ impl LoginLimiter {
     pub fn client_address(&self, req: &actix_web::HttpRequest) -> String {
         if self.trust_forwarded_for {
             if let Some(addr) = req.connection_info().realip_remote_addr() {
-                return addr.to_string();
+                // A header value: keep the key small whatever the client sent.
+                return addr.chars().take(64).collect();
             }
         }
         req.peer_addr()
@@ -49,19 +50,23 @@ impl LoginLimiter {
             .unwrap_or_else(|| "unknown".into())
     }
 
-    /// `false` when either the account or the address has reached its limit.
-    pub fn allows(&self, account: &str, address: &str) -> bool {
-        self.allows_at(account, address, Instant::now())
+    /// Starts a login attempt: `false` when the account or the address has reached its limit.
+    /// Otherwise the attempt is counted as a failure right away (check and count under one lock), so
+    /// a burst of parallel guesses cannot all pass the check before any of them is counted;
+    /// [`succeeded`](Self::succeeded) takes it back.
+    pub fn begin_attempt(&self, account: &str, address: &str) -> bool {
+        self.begin_attempt_at(account, address, Instant::now())
     }
 
-    pub fn record_failure(&self, account: &str, address: &str) {
-        self.record_failure_at(account, address, Instant::now())
-    }
-
-    /// A successful login forgets the account's failures (not the address's: one good password
-    /// must not reset a spray across many accounts).
-    pub fn clear_account(&self, account: &str) {
-        self.lock().remove(&Key::Account(account.to_string()));
+    /// A successful login forgets the account's failures and takes back the attempt counted for
+    /// the address (but not the address's earlier failures: one good password must not reset a
+    /// password spray across many accounts).
+    pub fn succeeded(&self, account: &str, address: &str) {
+        let mut map = self.lock();
+        map.remove(&Key::Account(account.to_string()));
+        if let Some(times) = map.get_mut(&Key::Address(address.to_string())) {
+            times.pop_back();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, VecDeque<Instant>>> {
@@ -84,29 +89,27 @@ impl LoginLimiter {
         }
     }
 
-    fn allows_at(&self, account: &str, address: &str, now: Instant) -> bool {
+    fn begin_attempt_at(&self, account: &str, address: &str, now: Instant) -> bool {
         let mut map = self.lock();
-        let account_failures = self.count(&mut map, &Key::Account(account.to_string()), now);
-        let address_failures = self.count(&mut map, &Key::Address(address.to_string()), now);
-        account_failures < self.per_account && address_failures < self.per_address
-    }
-
-    fn record_failure_at(&self, account: &str, address: &str, now: Instant) {
-        let mut map = self.lock();
+        let account_key = Key::Account(account.to_string());
+        let address_key = Key::Address(address.to_string());
+        if self.count(&mut map, &account_key, now) >= self.per_account
+            || self.count(&mut map, &address_key, now) >= self.per_address
+        {
+            return false;
+        }
         if map.len() > SWEEP_ABOVE {
             let window = self.window;
             map.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
         }
-        for (key, limit) in [
-            (Key::Account(account.to_string()), self.per_account),
-            (Key::Address(address.to_string()), self.per_address),
-        ] {
+        for (key, limit) in [(account_key, self.per_account), (address_key, self.per_address)] {
             let times = map.entry(key).or_default();
             times.push_back(now);
             while times.len() > limit {
                 times.pop_front();
             }
         }
+        true
     }
 }
 
@@ -128,35 +131,46 @@ mod tests {
         let l = limiter(3, 100);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.allows_at("alice", "1.2.3.4", t0));
-            l.record_failure_at("alice", "1.2.3.4", t0);
+            assert!(l.begin_attempt_at("alice", "1.2.3.4", t0));
         }
         assert!(
-            !l.allows_at("alice", "5.6.7.8", t0),
+            !l.begin_attempt_at("alice", "5.6.7.8", t0),
             "per account, whatever the address"
         );
-        assert!(l.allows_at("bob", "1.2.3.4", t0));
-        assert!(l.allows_at("alice", "1.2.3.4", t0 + Duration::from_secs(60)));
+        assert!(l.begin_attempt_at("bob", "1.2.3.4", t0));
+        assert!(l.begin_attempt_at("alice", "1.2.3.4", t0 + Duration::from_secs(60)));
     }
 
     #[test]
     fn address_limit_spans_accounts() {
         let l = limiter(100, 2);
         let t0 = Instant::now();
-        l.record_failure_at("a", "9.9.9.9", t0);
-        l.record_failure_at("b", "9.9.9.9", t0);
-        assert!(!l.allows_at("c", "9.9.9.9", t0));
-        assert!(l.allows_at("c", "8.8.8.8", t0));
+        assert!(l.begin_attempt_at("a", "9.9.9.9", t0));
+        assert!(l.begin_attempt_at("b", "9.9.9.9", t0));
+        assert!(!l.begin_attempt_at("c", "9.9.9.9", t0));
+        assert!(l.begin_attempt_at("c", "8.8.8.8", t0));
     }
 
     #[test]
-    fn success_clears_only_the_account() {
-        let l = limiter(1, 2);
+    fn success_clears_the_account_and_its_own_attempt_only() {
+        let l = limiter(2, 3);
         let t0 = Instant::now();
-        l.record_failure_at("a", "9.9.9.9", t0);
-        l.clear_account("a");
-        assert!(l.allows_at("a", "9.9.9.9", t0));
-        l.record_failure_at("b", "9.9.9.9", t0);
-        assert!(!l.allows_at("z", "9.9.9.9", t0));
+        assert!(l.begin_attempt_at("a", "9.9.9.9", t0));
+        assert!(l.begin_attempt_at("a", "9.9.9.9", t0));
+        l.succeeded("a", "9.9.9.9");
+        // The account is clear; the address still holds the first (failed) attempt.
+        assert!(l.begin_attempt_at("a", "9.9.9.9", t0));
+        assert!(l.begin_attempt_at("b", "9.9.9.9", t0));
+        assert!(!l.begin_attempt_at("c", "9.9.9.9", t0));
+    }
+
+    #[test]
+    fn memory_per_key_is_bounded() {
+        let l = limiter(2, 2);
+        let t0 = Instant::now();
+        for i in 0..10 {
+            l.begin_attempt_at("a", "9.9.9.9", t0 + Duration::from_secs(i * 60));
+        }
+        assert!(l.lock().values().all(|times| times.len() <= 2));
     }
 }
