@@ -47,6 +47,14 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     use actix_web::http::StatusCode;
     let status = res.status();
     let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}",
+                res.request().method(),
+                res.request().path()
+            ),
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large".to_string()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "unsupported Content-Type".to_string())
@@ -63,8 +71,15 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
                 .unwrap_or_else(|| "the request is invalid".to_string()),
         ),
     };
+    let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
     let (req, _) = res.into_parts();
-    ServiceResponse::new(req, ApiError::new(status, code, message).error_response())
+    let mut response = ApiError::new(status, code, message).error_response();
+    if let Some(allow) = allow {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow);
+    }
+    ServiceResponse::new(req, response)
 }
 
 /// The original request is gone once the inner service has it (and actix forbids holding a clone

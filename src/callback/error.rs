@@ -45,9 +45,9 @@ impl CallbackError {
 
     fn status(&self) -> StatusCode {
         match self {
-            CallbackError::MissingHeader(_)
-            | CallbackError::MalformedBody(_)
-            | CallbackError::MissingToken => StatusCode::BAD_REQUEST,
+            // No signature at all: unauthenticated, like a missing bearer token.
+            CallbackError::MissingHeader(_) => StatusCode::UNAUTHORIZED,
+            CallbackError::MalformedBody(_) | CallbackError::MissingToken => StatusCode::BAD_REQUEST,
             CallbackError::UnsupportedBodyType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             CallbackError::KeyUrlNotAllowed
             | CallbackError::BadSignature

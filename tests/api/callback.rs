@@ -148,7 +148,7 @@ async fn forged_or_foreign_callbacks_are_refused(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "missing_signature");
 
     // Validly signed by "OSS", but for somebody else's bucket or key: anybody can make OSS
