@@ -24,6 +24,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Run one reconciliation pass: settle pending uploads whose credential expired.
+    Reconcile,
     /// Print the OpenAPI contract (openapi.yaml) the server implements.
     Openapi,
     /// Built-in app-user accounts.

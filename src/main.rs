@@ -79,6 +79,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Reconcile => {
+            let store = store::open(&settings.database)?;
+            store.migrate().await?;
+            let settler = std::sync::Arc::new(upload_signer::reconcile::Settler::from_settings(
+                &settings, store,
+            )?);
+            let report = upload_signer::reconcile::Reconciler::from_settings(&settings, settler)
+                .run_once()
+                .await?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
         Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
         Command::User { command } => {
             let store = store::open(&settings.database)?;

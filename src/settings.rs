@@ -20,8 +20,8 @@ use url::Url;
 
 pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
 pub use oss::{
-    CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, SignatureVersionSetting,
-    UploadTokenSettings, DEV_ACCESS_KEY_ID,
+    CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, ReconcileSettings,
+    SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
 
@@ -75,6 +75,7 @@ pub struct Settings {
     pub callback: CallbackSettings,
     pub upload_token: UploadTokenSettings,
     pub issuance: IssuanceSettings,
+    pub reconcile: ReconcileSettings,
     /// Upload profiles by name.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,

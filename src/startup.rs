@@ -17,7 +17,7 @@ use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::middleware::request_context;
 use crate::ops::{self, Metrics, Readiness};
 use crate::rate_limit::RateLimiter;
-use crate::reconcile::Ledger;
+use crate::reconcile::{self, Ledger, Reconciler, Settler};
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
@@ -63,6 +63,12 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let (ledger, _ledger_writer) = Ledger::start(store.clone(), spool.clone());
         let ledger_data = web::Data::new(ledger);
+        let settler = Arc::new(Settler::from_settings(&settings, store.clone())?);
+        let settler_for_callback = settler.clone();
+        if settings.reconcile.enabled {
+            Reconciler::from_settings(&settings, settler.clone()).spawn();
+        }
+        let settler_data = web::Data::from(settler);
         let callback_data = web::Data::new(CallbackService {
             keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
             metrics: metrics.clone(),
@@ -70,6 +76,10 @@ impl Application {
             profiles: settings.profiles.clone(),
             store: store.clone(),
             spool: spool.clone(),
+            delete_rejected: settings
+                .reconcile
+                .delete_rejected
+                .then(|| settler_for_callback.oss.clone()),
         });
         spawn_replayer(
             spool.clone(),
@@ -92,6 +102,7 @@ impl Application {
                 .app_data(issuer_data.clone())
                 .app_data(limiter_data.clone())
                 .app_data(ledger_data.clone())
+                .app_data(settler_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
                 .app_data(metrics.clone())
@@ -99,6 +110,7 @@ impl Application {
                 .configure(ops::configure)
                 .configure(auth::configure)
                 .configure(credentials::configure)
+                .configure(reconcile::configure)
                 .configure(records::configure)
                 .configure(callback::configure(
                     &settings_data.callback.path,

@@ -3,23 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
 
 use crate::settings::ProfileSettings;
 use crate::store::UploadRecord;
 
-/// Path-segment encoding for object URLs; `/` separates segments and stays.
-const KEY_PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
 pub fn object_url(profiles: &BTreeMap<String, ProfileSettings>, record: &UploadRecord) -> Option<String> {
-    let base = profiles.get(&record.profile)?.bucket_url()?;
-    Some(format!("{base}/{}", utf8_percent_encode(&record.key, KEY_PATH)))
+    profiles.get(&record.profile)?.object_url(&record.key)
 }
 
 pub fn body(record: &UploadRecord, url: Option<String>) -> String {
@@ -33,6 +23,7 @@ pub fn body(record: &UploadRecord, url: Option<String>) -> String {
         "mime_type": record.mime_type,
         "url": url,
         "vars": record.vars,
+        "reason": record.reason,
     })
     .to_string()
 }

@@ -69,5 +69,6 @@ pub fn bind(
         issued_at: at(claims.issued_at),
         expires_at: at(claims.expires_at),
         completed_at: now,
+        rejected: None,
     })
 }

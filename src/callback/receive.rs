@@ -11,6 +11,7 @@ use super::public_keys::PublicKeys;
 use super::{answer, binding, CallbackError};
 use crate::error::ApiError;
 use crate::ops::Metrics;
+use crate::reconcile::OssClient;
 use crate::settings::ProfileSettings;
 use crate::signing::{self, upload_callback, CallbackBodyType, TokenKeys};
 use crate::spool::{Spool, SpoolEntry};
@@ -23,6 +24,8 @@ pub struct CallbackService {
     pub store: DynStore,
     pub spool: Arc<Spool>,
     pub metrics: web::Data<Metrics>,
+    /// Set when rejected objects are to be deleted from the bucket.
+    pub delete_rejected: Option<Arc<OssClient>>,
 }
 
 fn header_str<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, CallbackError> {
@@ -75,9 +78,24 @@ async fn handle(
     let body_type = CallbackBodyType::parse(content_type).ok_or(CallbackError::UnsupportedBodyType)?;
     let fields = upload_callback::parse_body(body_type, body)
         .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
-    let upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
+    let mut upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
+    // PostObject policies enforce size and type; a presigned PUT or an STS upload does not.
+    let profile = svc.profiles.get(&upload.profile);
+    upload.rejected = profile.and_then(|p| p.violation(upload.size, upload.mime_type.as_deref()));
 
     let (outcome, record) = match svc.store.record_completed(&upload).await {
+        Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {
+            tracing::warn!(upload_id = %record.upload_id, reason = ?record.reason, "upload rejected");
+            if let (Some(oss), Some(profile)) = (&svc.delete_rejected, profile) {
+                let (oss, profile, key) = (oss.clone(), profile.clone(), record.key.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = oss.delete(&profile, &key).await {
+                        tracing::warn!(error = %e, "could not delete a rejected object");
+                    }
+                });
+            }
+            ("rejected", record)
+        }
         Ok(Recorded::Created(record)) => {
             tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded");
             ("recorded", record)
@@ -117,7 +135,11 @@ fn spooled_record(u: &crate::store::CompletedUpload) -> UploadRecord {
         profile: u.profile.clone(),
         bucket: u.bucket.clone(),
         key: u.key.clone(),
-        status: UploadStatus::Completed,
+        status: if u.rejected.is_some() {
+            UploadStatus::Rejected
+        } else {
+            UploadStatus::Completed
+        },
         source: Some(u.source),
         size: Some(u.size),
         etag: u.etag.clone(),
@@ -128,7 +150,7 @@ fn spooled_record(u: &crate::store::CompletedUpload) -> UploadRecord {
         vars: u.vars.clone(),
         client_ip: u.client_ip.clone(),
         oss_request_id: u.oss_request_id.clone(),
-        reason: None,
+        reason: u.rejected.clone(),
         issued_at: u.issued_at,
         expires_at: u.expires_at,
         completed_at: Some(u.completed_at),

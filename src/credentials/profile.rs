@@ -25,7 +25,7 @@ pub struct Profile {
     pub host: String,
     pub key_template: KeyTemplate,
     pub max_size_bytes: u64,
-    content_types: Vec<String>,
+    settings: ProfileSettings,
     pub expires: Duration,
     pub signature_version: SignatureVersion,
     pub callback_body_type: CallbackBodyType,
@@ -52,7 +52,7 @@ impl Profile {
             host,
             key_template,
             max_size_bytes: s.max_size_bytes,
-            content_types: s.content_types.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            settings: s.clone(),
             expires: Duration::seconds(s.expires_secs as i64),
             signature_version: match s.signature_version {
                 SignatureVersionSetting::V1 => SignatureVersion::V1,
@@ -67,14 +67,7 @@ impl Profile {
 
     /// `content_type` is already normalised (lowercase, no parameters).
     pub fn allows_content_type(&self, content_type: &str) -> bool {
-        self.content_types
-            .iter()
-            .any(|allowed| match allowed.strip_suffix("/*") {
-                Some(major) => content_type
-                    .split_once('/')
-                    .is_some_and(|(m, sub)| m == major && !sub.is_empty()),
-                None => allowed == content_type,
-            })
+        self.settings.allows_content_type(content_type)
     }
 }
 

@@ -53,6 +53,23 @@ pub struct CallbackSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct ReconcileSettings {
+    /// Run the reconciler in the background.
+    pub enabled: bool,
+    /// Seconds between passes.
+    pub interval_secs: u64,
+    /// Uploads looked at per pass.
+    pub batch: u32,
+    /// How long after a credential expires before its upload is reconciled (a late callback
+    /// usually settles it first).
+    pub grace_secs: i64,
+    /// How long one instance holds the uploads it took.
+    pub lease_secs: i64,
+    /// Delete objects that break their profile (size, content type) from the bucket.
+    pub delete_rejected: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct IssuanceSettings {
     /// Credentials one user may get per minute, sustained; 0 turns the limit off.
     pub rate_per_minute: u32,
@@ -128,6 +145,60 @@ impl ProfileSettings {
 
 fn default_true() -> bool {
     true
+}
+
+/// Path-segment encoding for object URLs; `/` separates segments and stays.
+const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+impl ProfileSettings {
+    /// `content_type` is a normalised MIME essence (lowercase, no parameters); entries are exact
+    /// types or `type/*`.
+    pub fn allows_content_type(&self, content_type: &str) -> bool {
+        self.content_types.iter().any(|allowed| {
+            let allowed = allowed.to_ascii_lowercase();
+            match allowed.strip_suffix("/*") {
+                Some(major) => content_type
+                    .split_once('/')
+                    .is_some_and(|(m, sub)| m == major && !sub.is_empty()),
+                None => allowed == content_type,
+            }
+        })
+    }
+
+    /// Why a stored object breaks this profile, if it does: the post-upload check for flows whose
+    /// policy OSS cannot enforce (presigned PUT, STS).
+    pub fn violation(&self, size: i64, content_type: Option<&str>) -> Option<String> {
+        if size < 0 || size as u64 > self.max_size_bytes {
+            return Some(format!(
+                "size {size} is over the profile's limit of {} bytes",
+                self.max_size_bytes
+            ));
+        }
+        let essence = content_type
+            .and_then(|t| t.split(';').next())
+            .map(|t| t.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !self.allows_content_type(&essence) {
+            return Some(format!(
+                "content type {essence:?} is not allowed for this profile"
+            ));
+        }
+        None
+    }
+
+    /// The URL of an object in this profile's bucket.
+    pub fn object_url(&self, key: &str) -> Option<String> {
+        Some(format!(
+            "{}/{}",
+            self.bucket_url()?,
+            percent_encoding::utf8_percent_encode(key, KEY_PATH)
+        ))
+    }
 }
 
 /// OSS keeps a V4 credential at most 7 days.

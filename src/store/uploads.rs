@@ -86,6 +86,9 @@ pub struct CompletedUpload {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// Set when the object breaks its profile: the row becomes `rejected` with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 /// An issued credential, as the ledger records it before any upload happens.
@@ -148,11 +151,25 @@ pub trait UploadStore {
     /// race) are left alone. Returns how many were inserted.
     async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError>;
 
-    /// Marks the upload completed exactly once: creates the row, or completes a pending (or
-    /// abandoned) one; an already completed row is returned untouched.
+    /// Settles the upload exactly once, as `completed` (or `rejected` when `rejected` is set):
+    /// creates the row, or settles a pending (or abandoned) one; an already settled row is
+    /// returned untouched.
     async fn record_completed(&self, upload: &CompletedUpload) -> Result<Recorded, StoreError>;
 
     async fn get_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError>;
+
+    /// Leases up to `limit` pending uploads whose credential expired before `expired_before`
+    /// and that no other instance holds, for `lease_secs`; safe to call from several instances.
+    async fn lease_expired_pending(
+        &self,
+        expired_before: DateTime<Utc>,
+        limit: u32,
+        lease_secs: i64,
+        owner: &str,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+
+    /// Marks a pending upload `abandoned` (no object was ever stored). `false` if it was not pending.
+    async fn mark_abandoned(&self, upload_id: &str, reason: &str) -> Result<bool, StoreError>;
 
     /// How many uploads are in the store (all statuses); for tests and benchmarks.
     async fn count_uploads(&self) -> Result<i64, StoreError>;

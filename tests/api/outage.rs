@@ -103,6 +103,7 @@ fn completed(upload_id: &str) -> CompletedUpload {
         issued_at: now,
         expires_at: now,
         completed_at: now,
+        rejected: None,
     }
 }
 

@@ -115,6 +115,7 @@ fn completed(id: &str, at: chrono::DateTime<Utc>) -> CompletedUpload {
         issued_at: at - Duration::minutes(5),
         expires_at: at + Duration::minutes(10),
         completed_at: at,
+        rejected: None,
     }
 }
 

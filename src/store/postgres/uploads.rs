@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -86,14 +87,14 @@ impl UploadStore for PostgresStore {
         let sql = format!(
             "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
                  mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
-                 expires_at, completed_at)
-             VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 expires_at, completed_at, reason)
+             VALUES ($1, $2, $3, $4, $5, $19, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20)
              ON CONFLICT (upload_id) DO UPDATE SET
-                 status = 'completed', source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
+                 status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
                  mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
                  image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
                  vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
-                 reason = NULL, completed_at = EXCLUDED.completed_at
+                 reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
              WHERE uploads.status IN ('pending', 'abandoned')
              RETURNING {COLUMNS}"
         );
@@ -116,6 +117,12 @@ impl UploadStore for PostgresStore {
             .bind(u.issued_at)
             .bind(u.expires_at)
             .bind(u.completed_at)
+            .bind(if u.rejected.is_some() {
+                "rejected"
+            } else {
+                "completed"
+            })
+            .bind(&u.rejected)
             .fetch_optional(self.pool())
             .await?;
         match inserted {
@@ -128,6 +135,45 @@ impl UploadStore for PostgresStore {
         let sql = format!("SELECT {COLUMNS} FROM uploads WHERE upload_id = $1");
         let row = sqlx::query(&sql).bind(upload_id).fetch_one(self.pool()).await?;
         to_record(&row)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn lease_expired_pending(
+        &self,
+        expired_before: DateTime<Utc>,
+        limit: u32,
+        lease_secs: i64,
+        owner: &str,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        // SKIP LOCKED: concurrent reconcilers each take different rows, none waits.
+        let sql = format!(
+            "UPDATE uploads SET lease_until = now() + make_interval(secs => $3), lease_owner = $4
+             WHERE upload_id IN (
+                 SELECT upload_id FROM uploads
+                 WHERE status = 'pending' AND expires_at < $1 AND (lease_until IS NULL OR lease_until < now())
+                 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(expired_before)
+            .bind(limit as i64)
+            .bind(lease_secs as f64)
+            .bind(owner)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(to_record).collect()
+    }
+
+    async fn mark_abandoned(&self, upload_id: &str, reason: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE uploads SET status = 'abandoned', reason = $2, lease_until = NULL
+             WHERE upload_id = $1 AND status = 'pending'",
+        )
+        .bind(upload_id)
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn count_uploads(&self) -> Result<i64, StoreError> {

@@ -1,0 +1,96 @@
+//! Settling a pending upload from what the bucket says: the object is there and fits its profile
+//! (completed), is there but breaks it (rejected, optionally deleted), or is not there.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{OssClient, OssError};
+use crate::settings::ProfileSettings;
+use crate::store::{CompletedUpload, DynStore, StoreError, UploadRecord, UploadSource};
+
+pub struct Settler {
+    pub store: DynStore,
+    pub oss: Arc<OssClient>,
+    pub profiles: BTreeMap<String, ProfileSettings>,
+    pub delete_rejected: bool,
+}
+
+#[derive(Debug)]
+pub enum Settled {
+    /// Completed or rejected now, or already before.
+    Recorded(UploadRecord),
+    /// No object under the issued key.
+    Missing,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error("the upload's profile {0:?} is no longer configured")]
+    UnknownProfile(String),
+    #[error(transparent)]
+    Oss(#[from] OssError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Settler {
+    pub fn from_settings(
+        settings: &crate::settings::Settings,
+        store: DynStore,
+    ) -> Result<Settler, crate::settings::SettingsError> {
+        Ok(Settler {
+            store,
+            oss: Arc::new(OssClient::from_settings(settings)?),
+            profiles: settings.profiles.clone(),
+            delete_rejected: settings.reconcile.delete_rejected,
+        })
+    }
+
+    pub async fn settle(
+        &self,
+        record: &UploadRecord,
+        source: UploadSource,
+        now: DateTime<Utc>,
+    ) -> Result<Settled, SettleError> {
+        let profile = self
+            .profiles
+            .get(&record.profile)
+            .ok_or_else(|| SettleError::UnknownProfile(record.profile.clone()))?;
+        let Some(object) = self.oss.head(profile, &record.key).await? else {
+            return Ok(Settled::Missing);
+        };
+        let rejected = profile.violation(object.size, object.content_type.as_deref());
+        let upload = CompletedUpload {
+            upload_id: record.upload_id.clone(),
+            user_id: record.user_id.clone(),
+            profile: record.profile.clone(),
+            bucket: record.bucket.clone(),
+            key: record.key.clone(),
+            size: object.size,
+            etag: object.etag,
+            mime_type: object.content_type,
+            image_width: None,
+            image_height: None,
+            image_format: None,
+            vars: serde_json::Map::new(),
+            client_ip: None,
+            oss_request_id: None,
+            source,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+            completed_at: now,
+            rejected: rejected.clone(),
+        };
+        let recorded = self.store.record_completed(&upload).await?;
+        if let Some(reason) = rejected {
+            tracing::warn!(upload_id = %record.upload_id, %reason, "upload rejected");
+            if self.delete_rejected {
+                self.oss.delete(profile, &record.key).await?;
+                tracing::info!(upload_id = %record.upload_id, "rejected object deleted");
+            }
+        }
+        Ok(Settled::Recorded(recorded.record().clone()))
+    }
+}
