@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::auth::{AccessTokens, Authenticator};
 use crate::credentials::{self, Issuer};
+use crate::emulator::Emulator;
 use crate::middleware::request_context;
 use crate::ops::{self, Readiness};
 use crate::routes;
@@ -20,10 +21,20 @@ use crate::store::{self, DynStore, StoreError};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The local OSS emulator's port and server, when `emulator.enabled`.
+    emulator: Option<(u16, Server)>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        // Bound first: profiles and the callback key allow-list must name its real port.
+        let emulator = if settings.emulator.enabled {
+            let emulator = Emulator::bind(&settings)?;
+            settings.use_emulator(&emulator.endpoint(), &emulator.public_key_url_prefix());
+            Some(emulator)
+        } else {
+            None
+        };
         let store = store::open(&settings.database).context("opening the database")?;
         let readiness = Arc::new(Readiness::default());
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
@@ -73,9 +84,13 @@ impl Application {
             database = %settings.database.redacted_url(),
             "listening"
         );
+        let emulator = emulator
+            .map(|e| Ok::<_, std::io::Error>((e.port(), e.start()?)))
+            .transpose()?;
         Ok(Application {
             port,
             server: server.run(),
+            emulator,
         })
     }
 
@@ -83,8 +98,19 @@ impl Application {
         self.port
     }
 
+    /// The OSS emulator's port, when it runs.
+    pub fn emulator_port(&self) -> Option<u16> {
+        self.emulator.as_ref().map(|(port, _)| *port)
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.emulator {
+            Some((_, emulator)) => {
+                let (main, emulator) = futures_util::future::join(self.server, emulator).await;
+                main.and(emulator)
+            }
+            None => self.server.await,
+        }
     }
 }
 

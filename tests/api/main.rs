@@ -4,4 +4,5 @@
 mod helpers;
 
 mod credentials;
+mod emulator;
 mod foundation;

@@ -1,0 +1,49 @@
+//! Settings of the built-in OSS emulator (`[emulator]`), and how the rest of the settings follow it.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EmulatorSettings {
+    /// Start the local OSS emulator. On in `local` (config/local.toml); refused in `production`.
+    pub enabled: bool,
+    /// Address to listen on; loopback unless you mean to expose it.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Objects, their metadata and the emulator's callback signing key live here.
+    pub data_dir: PathBuf,
+}
+
+impl Default for EmulatorSettings {
+    fn default() -> Self {
+        EmulatorSettings {
+            enabled: false,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 9000,
+            data_dir: PathBuf::from("data/emulator"),
+        }
+    }
+}
+
+impl super::Settings {
+    /// Points the settings at a running emulator: every profile without an explicit `endpoint`
+    /// uploads to `endpoint` in path style, and the callback verifier may fetch public keys under
+    /// `key_url_prefix`. Called once the emulator's listener is bound, so a random test port works
+    /// exactly like the configured one.
+    pub fn use_emulator(&mut self, endpoint: &url::Url, key_url_prefix: &str) {
+        for profile in self.profiles.values_mut() {
+            if profile.endpoint.is_none() {
+                profile.endpoint = Some(endpoint.clone());
+                profile.path_style = true;
+            }
+        }
+        let prefixes = &mut self.callback.allowed_key_url_prefixes;
+        if !prefixes.iter().any(|p| p == key_url_prefix) {
+            prefixes.push(key_url_prefix.to_owned());
+        }
+    }
+}
