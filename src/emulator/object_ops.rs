@@ -14,7 +14,7 @@ use super::objects::{is_valid_key, FinishedUpload, NewObject, ObjectMeta, Object
 use super::server::RequestCtx;
 use super::EmulatorState;
 use crate::signing::callback::{CallbackParam, CallbackVars};
-use crate::signing::VerifiedRequest;
+use crate::signing::{self, VerifiedRequest};
 
 /// OSS's limit for a single PutObject or PostObject.
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -78,14 +78,10 @@ pub(crate) async fn put(
             "The specified object is not valid.",
         ));
     }
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let query_value = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let query = signing::parse_query(req.uri().query());
     let (callback, vars) = parse_callback(
-        header(req, "x-oss-callback").or_else(|| query_value("callback")),
-        header(req, "x-oss-callback-var").or_else(|| query_value("callback-var")),
+        header(req, "x-oss-callback").or_else(|| signing::query_value(&query, "callback")),
+        header(req, "x-oss-callback-var").or_else(|| signing::query_value(&query, "callback-var")),
     )?;
     let content_type = header(req, "content-type")
         .filter(|c| !c.is_empty())

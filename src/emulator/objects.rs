@@ -62,10 +62,15 @@ pub struct ObjectStore {
 
 impl ObjectStore {
     /// Creates the directories; the store survives restarts because nothing else is kept.
+    /// Uploads a previous run left half-written in `tmp/` are removed.
     pub fn open(data_dir: &Path) -> io::Result<ObjectStore> {
         let root = data_dir.to_path_buf();
         std::fs::create_dir_all(root.join("buckets"))?;
-        std::fs::create_dir_all(root.join("tmp"))?;
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        for entry in std::fs::read_dir(&tmp)?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
         Ok(ObjectStore { root })
     }
 
