@@ -23,6 +23,8 @@ use crate::signing::{self, SigningError};
 
 /// OSS bounds the form data before the file; ours fits a policy, a callback and variables.
 const MAX_PRE_DATA_BYTES: usize = 64 * 1024;
+/// Fields after the file that we read (and ignore) before answering.
+const MAX_TRAILING_FIELDS: usize = 16;
 /// How much of an oversize file we still read, so the client gets our answer instead of a reset.
 const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -136,7 +138,10 @@ pub(crate) async fn handle(
     let upload = writer.finish().await.map_err(internal)?;
     drop(file);
     // Anything after the file is ignored, as OSS does; read a little so the request ends cleanly.
-    while let Some(Ok(mut rest)) = form.next().await {
+    for _ in 0..MAX_TRAILING_FIELDS {
+        let Some(Ok(mut rest)) = form.next().await else {
+            break;
+        };
         drain(&mut rest, MAX_PRE_DATA_BYTES as u64).await;
     }
 

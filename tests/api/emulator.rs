@@ -188,6 +188,24 @@ async fn post_form(
         .expect("upload sent")
 }
 
+/// Uploads a credential's own form, untouched.
+async fn post_credential(c: &Value, file: Vec<u8>, content_type: &str) -> reqwest::Response {
+    post_form(
+        c["form"]["action"].as_str().unwrap(),
+        &fields(c),
+        file,
+        content_type,
+    )
+    .await
+}
+
+/// GETs an object through a V4 presigned URL.
+async fn get_object(emulator: &str, key: &str) -> reqwest::Response {
+    reqwest::get(presigned(emulator, "GET", key))
+        .await
+        .expect("GET sent")
+}
+
 /// Status, OSS error code and the request id header of an error answer.
 async fn oss_error(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
@@ -247,13 +265,7 @@ async fn v4_form_upload_is_stored_and_its_callback_relayed() {
     assert_eq!(c["host"], format!("{emulator}/demo-bucket"));
     let key = c["key"].as_str().unwrap();
 
-    let resp = post_form(
-        c["form"]["action"].as_str().unwrap(),
-        &fields(&c),
-        file.clone(),
-        "image/png",
-    )
-    .await;
+    let resp = post_credential(&c, file.clone(), "image/png").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["etag"].to_str().unwrap(),
@@ -290,7 +302,7 @@ async fn v4_form_upload_is_stored_and_its_callback_relayed() {
     assert_eq!(body["token"], token);
 
     // Stored: GET with a V4 presigned URL returns the bytes and OSS's headers.
-    let got = reqwest::get(presigned(&emulator, "GET", key)).await.unwrap();
+    let got = get_object(&emulator, key).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "image/png");
     let crc: u64 = got.headers()["x-oss-hash-crc64ecma"]
@@ -308,13 +320,7 @@ async fn v1_form_upload_sends_a_form_encoded_callback() {
     let file = b"\0\0\0\x18ftypmp42 a tiny movie".to_vec();
     let c = issue(&s.app, "video", "clip.mp4", "video/mp4", file.len()).await;
     assert_eq!(c["signature_version"], "v1");
-    let resp = post_form(
-        c["form"]["action"].as_str().unwrap(),
-        &fields(&c),
-        file.clone(),
-        "video/mp4",
-    )
-    .await;
+    let resp = post_credential(&c, file.clone(), "video/mp4").await;
     assert_eq!(resp.status(), 200);
     let cb = s.receiver.received().pop().expect("callback sent");
     assert_eq!(cb.content_type, "application/x-www-form-urlencoded");
@@ -378,9 +384,7 @@ async fn presigned_puts_store_the_object_and_relay_the_callback() {
         assert_eq!(answer["recorded"], true);
         let cb = s.receiver.received().pop().expect("callback sent");
         assert_signed_by_emulator(&cb, &s.emulator()).await;
-        let got = reqwest::get(presigned(&s.emulator(), "GET", c["key"].as_str().unwrap()))
-            .await
-            .unwrap();
+        let got = get_object(&s.emulator(), c["key"].as_str().unwrap()).await;
         assert_eq!(got.bytes().await.unwrap(), file, "{profile}");
     }
     assert_eq!(s.receiver.received().len(), 2);
@@ -475,7 +479,7 @@ async fn forged_uploads_are_refused_with_oss_codes() {
     assert_eq!(oss_error(resp).await, (403, "SignatureDoesNotMatch".into()));
 
     // Nothing was stored, and no callback was sent.
-    let resp = reqwest::get(presigned(&s.emulator(), "GET", key)).await.unwrap();
+    let resp = get_object(&s.emulator(), key).await;
     assert_eq!(oss_error(resp).await, (404, "NoSuchKey".into()));
     assert!(s.receiver.received().is_empty());
 }
@@ -485,18 +489,10 @@ async fn a_failed_callback_answers_203_and_keeps_the_object() {
     let s = setup("/fail").await;
     let file = png();
     let c = issue(&s.app, "avatar", "me.png", "image/png", file.len()).await;
-    let resp = post_form(
-        c["form"]["action"].as_str().unwrap(),
-        &fields(&c),
-        file.clone(),
-        "image/png",
-    )
-    .await;
+    let resp = post_credential(&c, file.clone(), "image/png").await;
     assert_eq!(oss_error(resp).await, (203, "CallbackFailed".into()));
     assert_eq!(s.receiver.received().len(), 1);
-    let got = reqwest::get(presigned(&s.emulator(), "GET", c["key"].as_str().unwrap()))
-        .await
-        .unwrap();
+    let got = get_object(&s.emulator(), c["key"].as_str().unwrap()).await;
     assert_eq!(got.status(), 200);
 }
 
@@ -544,9 +540,7 @@ async fn virtual_host_requests_work_and_objects_survive_a_restart() {
         .unwrap();
     let again = spawn_with_emulator(s._data.path(), &s.receiver.url("/v1/oss/callback")).await;
     let emulator2 = format!("http://127.0.0.1:{}", again.emulator_port.unwrap());
-    let got = reqwest::get(presigned(&emulator2, "GET", "notes/hello world.txt"))
-        .await
-        .unwrap();
+    let got = get_object(&emulator2, "notes/hello world.txt").await;
     assert_eq!(got.headers()["content-type"], "text/plain");
     assert_eq!(got.text().await.unwrap(), "hello");
     let pem2 = reqwest::get(format!("{emulator2}/_emulator/callback_pub_key_v1.pem"))
@@ -568,8 +562,6 @@ async fn virtual_host_requests_work_and_objects_survive_a_restart() {
         delete = delete.header(k, v);
     }
     assert_eq!(delete.send().await.unwrap().status(), 204);
-    let resp = reqwest::get(presigned(&emulator, "GET", "notes/hello world.txt"))
-        .await
-        .unwrap();
+    let resp = get_object(&emulator, "notes/hello world.txt").await;
     assert_eq!(oss_error(resp).await, (404, "NoSuchKey".into()));
 }
