@@ -21,8 +21,8 @@ use crate::signing::callback::CallbackVars;
 use crate::signing::policy::{ParsedCondition, ParsedPolicy, PolicyViolation, PostPolicy};
 use crate::signing::{self, SigningError};
 
-/// OSS bounds the form data before the file; ours fits a policy, a callback and variables.
-const MAX_PRE_DATA_BYTES: usize = 64 * 1024;
+/// OSS refuses more than 8 MB of form values before the file (its error 0006-00000112).
+const MAX_PRE_DATA_BYTES: usize = 8 * 1024 * 1024;
 /// Fields after the file that we read (and ignore) before answering.
 const MAX_TRAILING_FIELDS: usize = 16;
 /// How much of an oversize file we still read, so the client gets our answer instead of a reset.
@@ -83,7 +83,7 @@ pub(crate) async fn handle(
             if pre_bytes > MAX_PRE_DATA_BYTES {
                 return Err(OssError::new(
                     StatusCode::BAD_REQUEST,
-                    "MaxPOSTPreDataLengthExceeded",
+                    "MaxPOSTPreDataLengthExceededError",
                     "Your POST request fields preceding the upload file were too large.",
                 ));
             }
@@ -142,7 +142,7 @@ pub(crate) async fn handle(
         let Some(Ok(mut rest)) = form.next().await else {
             break;
         };
-        drain(&mut rest, MAX_PRE_DATA_BYTES as u64).await;
+        drain(&mut rest, 64 * 1024).await;
     }
 
     // The bucket condition compares with the bucket addressed, whatever the form says.

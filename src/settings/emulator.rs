@@ -47,3 +47,42 @@ impl super::Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::Settings;
+
+    #[test]
+    fn profiles_without_an_endpoint_follow_the_emulator() {
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let env: HashMap<String, String> = [(
+            "APP__PROFILES__VIDEO__ENDPOINT".to_owned(),
+            "https://oss-cn-shanghai.aliyuncs.com".to_owned(),
+        )]
+        .into();
+        let mut s = Settings::load(&dir, &env).unwrap();
+        let emulator = url::Url::parse("http://127.0.0.1:41234").unwrap();
+        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
+        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
+        let avatar = &s.profiles["avatar"];
+        assert_eq!(avatar.endpoint.as_ref(), Some(&emulator));
+        assert!(avatar.path_style);
+        let video = &s.profiles["video"];
+        assert_eq!(
+            video.endpoint.as_ref().unwrap().host_str(),
+            Some("oss-cn-shanghai.aliyuncs.com")
+        );
+        assert!(!video.path_style);
+        let prefixes = &s.callback.allowed_key_url_prefixes;
+        assert_eq!(
+            prefixes.iter().filter(|p| p.contains("41234")).count(),
+            1,
+            "{prefixes:?}"
+        );
+        assert!(prefixes
+            .iter()
+            .any(|p| p.starts_with("https://gosspublic.alicdn.com/")));
+    }
+}
