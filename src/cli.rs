@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `config check`.
+//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `config check`.
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +19,18 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// API keys for backend teams (records API).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Print the OpenAPI contract (openapi.yaml) the server implements.
+    Openapi,
+    /// Built-in app-user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -30,4 +42,29 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the configuration and print it with secrets redacted.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// Who the key is for, e.g. `analytics`.
+        #[arg(long)]
+        name: String,
+        /// `uploads:read` or `uploads:admin`; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Disable an account: it can no longer log in or refresh; its refresh tokens are revoked.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
 }

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Sent as `WWW-Authenticate` on 401 responses.
     pub www_authenticate: Option<String>,
+    /// Sent as `Retry-After` (seconds), e.g. on 429.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +39,7 @@ impl ApiError {
             code,
             message: message.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -121,6 +124,9 @@ impl ResponseError for ApiError {
             if let Ok(value) = HeaderValue::from_str(challenge) {
                 response.insert_header((header::WWW_AUTHENTICATE, value));
             }
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         response.body(self.body_json())
     }

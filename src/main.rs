@@ -1,6 +1,7 @@
 use clap::Parser;
 
-use upload_signer::cli::{Cli, Command, ConfigCommand};
+use upload_signer::cli::{ApiKeyCommand, Cli, Command, ConfigCommand, UserCommand};
+use upload_signer::records::api_keys;
 use upload_signer::settings::Settings;
 use upload_signer::startup::Application;
 use upload_signer::{store, telemetry};
@@ -33,10 +34,76 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store::open(&settings.database)?.migrate().await?;
             println!("migrations applied to {}", settings.database.redacted_url());
         }
+        Command::ApiKey { command } => {
+            let store = store::open(&settings.database)?;
+            store.migrate().await?;
+            match command {
+                ApiKeyCommand::Create { name, scopes } => {
+                    let (record, key) = api_keys::generate(&name, &scopes).map_err(anyhow::Error::msg)?;
+                    store.insert_api_key(&record).await?;
+                    println!("{key}");
+                    eprintln!(
+                        "API key {} ({}) created; it is shown only this once.",
+                        record.id, record.name
+                    );
+                }
+                ApiKeyCommand::List => {
+                    println!(
+                        "{:<16}  {:<20}  {:<28}  {:<25}  {:<25}  revoked",
+                        "id", "name", "scopes", "created", "last used"
+                    );
+                    for k in store.list_api_keys().await? {
+                        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                            t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
+                        };
+                        println!(
+                            "{:<16}  {:<20}  {:<28}  {:<25}  {:<25}  {}",
+                            k.id,
+                            k.name,
+                            k.scopes.join(","),
+                            k.created_at.to_rfc3339(),
+                            fmt(k.last_used_at),
+                            fmt(k.revoked_at)
+                        );
+                    }
+                }
+                ApiKeyCommand::Revoke { id } => {
+                    store
+                        .revoke_api_key(&id, chrono::Utc::now())
+                        .await
+                        .map_err(|e| match e {
+                            store::StoreError::NotFound => anyhow::anyhow!("no active API key {id}"),
+                            other => other.into(),
+                        })?;
+                    println!("API key {id} revoked");
+                }
+            }
+        }
+        Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
+        Command::User { command } => {
+            let store = store::open(&settings.database)?;
+            store.migrate().await?;
+            let (username, disabled) = match &command {
+                UserCommand::Disable { username } => (username, true),
+                UserCommand::Enable { username } => (username, false),
+            };
+            let user = upload_signer::auth::set_account_disabled(store.as_ref(), username, disabled)
+                .await
+                .map_err(|e| match e {
+                    upload_signer::auth::AuthError::Store(store::StoreError::NotFound) => {
+                        anyhow::anyhow!("no user {username:?}")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            let state = if disabled { "disabled" } else { "enabled" };
+            println!("user {} ({}) {state}", user.username, user.id);
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
             settings.auth_keys()?;
+            // Builds the external issuers' keys too, so a bad PEM is caught here, not at start-up.
+            upload_signer::auth::Authenticator::from_settings(&settings)?;
             println!(
                 "configuration is valid (APP_ENV={})\n{settings:#?}",
                 settings.env.as_str()

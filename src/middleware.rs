@@ -31,6 +31,57 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// An error actix answered itself (an extractor's payload error, say) in plain text.
+fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// Rewrites such an error into the standard shape, with a code derived from the status.
+fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    use actix_web::http::StatusCode;
+    let status = res.status();
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!(
+                "{} is not allowed on {}",
+                res.request().method(),
+                res.request().path()
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large".to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported Content-Type".to_string())
+        }
+        s if s.is_server_error() => (
+            "internal_error",
+            "the server failed to handle the request".to_string(),
+        ),
+        _ => (
+            "bad_request",
+            res.response()
+                .error()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "the request is invalid".to_string()),
+        ),
+    };
+    let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let mut response = ApiError::new(status, code, message).error_response();
+    if let Some(allow) = allow {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow);
+    }
+    ServiceResponse::new(req, response)
+}
+
 /// The original request is gone once the inner service has it (and actix forbids holding a clone
 /// while routing), so an error response built here rides on a stand-in request; the dispatcher only
 /// sends the response part.
@@ -44,6 +95,11 @@ pub async fn request_context(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id(&req);
     // The path only: query strings may carry tokens (`access_token` on the STS route).
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::ops::Metrics>>()
+        .cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = Instant::now();
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
@@ -58,6 +114,9 @@ pub async fn request_context(
             ServiceResponse::new(detached_request(), res)
         }
     };
+    if needs_json_error(&response) {
+        response = to_json_error(response);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
@@ -66,5 +125,14 @@ pub async fn request_context(
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, elapsed_ms, "request done"));
+    if let Some(metrics) = metrics {
+        let status = status.to_string();
+        let labels = [route.as_str(), method.as_str(), status.as_str()];
+        metrics.http_requests.with_label_values(&labels).inc();
+        metrics
+            .http_duration
+            .with_label_values(&labels)
+            .observe(elapsed_ms / 1000.0);
+    }
     Ok(response)
 }

@@ -44,17 +44,10 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
-/// A resource whose unmatched methods answer 405 in our shape.
+/// A resource. Its unmatched methods get actix's `405` with the `Allow` header, which the
+/// request middleware turns into our error shape.
 pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+    web::resource(path)
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

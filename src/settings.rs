@@ -5,6 +5,7 @@
 //! live in committed files: each comes from the environment or from a `*_file` path, and only outside
 //! `production` may a development default stand in for a missing one.
 
+mod auth;
 mod emulator;
 mod oss;
 mod secret;
@@ -18,10 +19,11 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
+pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
 pub use emulator::EmulatorSettings;
 pub use oss::{
-    CallbackSettings, OssSettings, ProfileSettings, SignatureVersionSetting, UploadTokenSettings,
-    DEV_ACCESS_KEY_ID,
+    CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, SignatureVersionSetting,
+    UploadTokenSettings, DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
 
@@ -74,6 +76,7 @@ pub struct Settings {
     pub oss: OssSettings,
     pub callback: CallbackSettings,
     pub upload_token: UploadTokenSettings,
+    pub issuance: IssuanceSettings,
     /// Upload profiles by name.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
@@ -99,6 +102,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// Browser origins allowed by CORS (`https://app.example.com`); empty: CORS off.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl ServerSettings {
@@ -180,6 +186,15 @@ pub struct AuthSettings {
     /// (`APP__AUTH__KEYS__<KID>__SECRET`) or a `secret_file`.
     #[serde(default)]
     pub keys: HashMap<String, SecretSetting>,
+    /// Whether `POST /v1/auth/register` is open.
+    pub allow_registration: bool,
+    /// Lifetime of a refresh token (each rotation issues a new one with a fresh lifetime).
+    pub refresh_ttl_secs: u64,
+    /// Failed-login limits.
+    pub login_limit: LoginLimitSettings,
+    /// Trusted external identity providers by name (`[auth.external.<name>]`).
+    #[serde(default)]
+    pub external: std::collections::BTreeMap<String, ExternalIssuerSettings>,
 }
 
 impl Settings {
@@ -210,6 +225,7 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("callback.allowed_key_url_prefixes")
+                .with_list_parse_key("server.cors_allowed_origins")
                 .source(Some(app_vars)),
         );
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
@@ -277,6 +293,7 @@ impl Settings {
         for (name, profile) in &self.profiles {
             profile.validate(name)?;
         }
+        auth::validate(&self.auth, self.env)?;
         Ok(())
     }
 
@@ -300,6 +317,28 @@ impl Settings {
             self.env,
             "dev-only-upload-token-secret",
         )
+    }
+
+    /// The key ring that signs and verifies upload tokens.
+    pub fn upload_token_key_ring(&self) -> Result<crate::signing::TokenKeys, SettingsError> {
+        let keys = self.upload_token_keys()?;
+        let current = &self.upload_token.current_kid;
+        let find = |kid: &str| {
+            keys.iter()
+                .find(|(k, _)| k == kid)
+                .map(|(_, s)| s.expose().as_bytes())
+        };
+        let others: Vec<(&str, &[u8])> = keys
+            .iter()
+            .filter(|(k, _)| k != current)
+            .map(|(k, s)| (k.as_str(), s.expose().as_bytes()))
+            .collect();
+        crate::signing::TokenKeys::new(current, find(current).unwrap_or_default(), &others).map_err(|e| {
+            SettingsError::Invalid {
+                key: "upload_token".into(),
+                reason: e.to_string(),
+            }
+        })
     }
 
     /// The OSS AccessKey secret.

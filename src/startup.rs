@@ -4,23 +4,31 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{AccessTokens, Authenticator};
-use crate::credentials::{self, Issuer};
+use crate::auth::{self, Accounts, Authenticator};
+use crate::callback::{self, CallbackService, PublicKeys};
+use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
 use crate::middleware::request_context;
-use crate::ops::{self, Readiness};
+use crate::ops::{self, Metrics, Readiness};
+use crate::rate_limit::RateLimiter;
+use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
+use crate::spool::{spawn_replayer, Spool};
 use crate::store::{self, DynStore, StoreError};
 
 pub struct Application {
     port: u16,
     server: Server,
+    spool: Arc<Spool>,
+    store: DynStore,
     /// The local OSS emulator's port and server, when `emulator.enabled`.
     emulator: Option<(u16, Server)>,
 }
@@ -36,11 +44,16 @@ impl Application {
             None
         };
         let store = store::open(&settings.database).context("opening the database")?;
-        let readiness = Arc::new(Readiness::default());
+        let spool = Spool::open(&settings.callback.spool_dir)
+            .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
+        let readiness = Arc::new(Readiness::new(spool.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
-        let authenticator = Arc::new(Authenticator {
-            access_tokens: AccessTokens::from_settings(&settings)?,
-        });
+        let limiter_data = web::Data::new(IssuanceLimiter(RateLimiter::new(
+            settings.issuance.rate_per_minute,
+            settings.issuance.burst,
+        )));
+        let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
+        let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),
@@ -52,13 +65,29 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.addr()))?;
         let port = listener.local_addr()?.port();
         let settings = Arc::new(settings);
-        let store_data = web::Data::new(store);
+        let store_data = web::Data::new(store.clone());
         let readiness_data = web::Data::from(readiness);
         let settings_data = web::Data::from(settings.clone());
         let auth_data = web::Data::new(authenticator);
+        let usage_data = web::Data::new(UsageTracker::default());
+        let metrics = web::Data::new(Metrics::new());
+        let callback_data = web::Data::new(CallbackService {
+            keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
+            metrics: metrics.clone(),
+            token_keys: settings.upload_token_key_ring()?,
+            profiles: settings.profiles.clone(),
+            store: store.clone(),
+            spool: spool.clone(),
+        });
+        spawn_replayer(
+            spool.clone(),
+            store.clone(),
+            Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10)),
+        );
 
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(cors(&settings_data.server.cors_allowed_origins))
                 .wrap(from_fn(request_context))
                 .app_data(routes::json_config(settings_data.server.max_body_bytes))
                 .app_data(routes::query_config())
@@ -69,8 +98,19 @@ impl Application {
                 .app_data(readiness_data.clone())
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
+                .app_data(limiter_data.clone())
+                .app_data(callback_data.clone())
+                .app_data(usage_data.clone())
+                .app_data(metrics.clone())
+                .app_data(accounts.clone())
                 .configure(ops::configure)
+                .configure(auth::configure)
                 .configure(credentials::configure)
+                .configure(records::configure)
+                .configure(callback::configure(
+                    &settings_data.callback.path,
+                    settings_data.callback.max_body_bytes,
+                ))
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
@@ -90,6 +130,8 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            spool,
+            store,
             emulator,
         })
     }
@@ -103,14 +145,30 @@ impl Application {
         self.emulator.as_ref().map(|(port, _)| *port)
     }
 
+    /// Serves until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish (up to
+    /// `server.shutdown_grace_secs`) and makes one last attempt to flush the spool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         match self.emulator {
             Some((_, emulator)) => {
                 let (main, emulator) = futures_util::future::join(self.server, emulator).await;
-                main.and(emulator)
+                main.and(emulator)?;
             }
-            None => self.server.await,
+            None => self.server.await?,
         }
+        if self.spool.depth() > 0 {
+            match tokio::time::timeout(Duration::from_secs(5), self.spool.replay(&self.store)).await {
+                Ok(Ok(n)) => tracing::info!(replayed = n, "spool flushed at shutdown"),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, depth = self.spool.depth(), "spool kept for the next start")
+                }
+                Err(_) => tracing::warn!(
+                    depth = self.spool.depth(),
+                    "spool flush timed out; kept for the next start"
+                ),
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 
@@ -155,4 +213,17 @@ async fn attempt_migration(store: &DynStore, timeout: Duration) -> Result<(), St
     tokio::time::timeout(timeout, store.migrate())
         .await
         .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer from the database".into())))
+}
+
+/// CORS for browser clients: only the configured origins; off when none are.
+fn cors(origins: &[String]) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(crate::middleware::REQUEST_ID_HEADER)])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    Condition::new(!origins.is_empty(), cors)
 }

@@ -1,25 +1,44 @@
 //! `AuthUser`: a handler that takes one is only reached with a valid bearer token.
 
-use std::future::{ready, Ready};
 use std::sync::Arc;
 
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
+use super::external::ExternalIssuers;
+use super::tokens::peek_issuer;
 use super::{AccessTokens, AuthError};
 use crate::error::ApiError;
+use crate::settings::{Settings, SettingsError};
 
 /// Everything that can vouch for an app user.
 pub struct Authenticator {
     pub access_tokens: AccessTokens,
+    pub external: ExternalIssuers,
 }
 
 impl Authenticator {
-    /// Verifies a bearer token and returns the user id it names.
-    pub fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
-        match self.access_tokens.verify(token)? {
-            Some(claims) => Ok(AuthUser { user_id: claims.sub }),
-            None => Err(AuthError::Invalid("issuer not trusted")),
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        Ok(Authenticator {
+            access_tokens: AccessTokens::from_settings(settings)?,
+            external: ExternalIssuers::from_settings(settings)?,
+        })
+    }
+
+    /// Verifies a bearer token (ours, or a trusted external issuer's) and returns the user it names.
+    /// Async because an external issuer's keys may have to be fetched first.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
+        if let Some(claims) = self.access_tokens.verify(token)? {
+            return Ok(AuthUser {
+                user_id: claims.sub,
+                issuer: claims.iss,
+            });
         }
+        let iss = peek_issuer(token).ok_or(AuthError::Invalid("token has no issuer"))?;
+        self.external
+            .verify(token, &iss)
+            .await?
+            .ok_or(AuthError::Invalid("issuer not trusted"))
     }
 }
 
@@ -27,6 +46,8 @@ impl Authenticator {
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: String,
+    /// `iss` of the token that proved it: our own issuer for built-in accounts.
+    pub issuer: String,
 }
 
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
@@ -44,16 +65,21 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let result = (|| {
-            let auth = req
-                .app_data::<web::Data<Arc<Authenticator>>>()
-                .ok_or_else(|| ApiError::internal("authenticator not configured"))?;
-            let token = bearer_token(req)?;
-            Ok(auth.authenticate(token)?)
-        })();
-        ready(result)
+        let auth = req.app_data::<web::Data<Arc<Authenticator>>>().cloned();
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(async move {
+            let auth = auth.ok_or_else(|| ApiError::internal("authenticator not configured"))?;
+            let token = token?;
+            if token.starts_with(super::API_KEY_PREFIX) {
+                return Err(ApiError::forbidden(
+                    "user_token_required",
+                    "this route is for app users; API keys cannot call it",
+                ));
+            }
+            Ok(auth.authenticate(&token).await?)
+        })
     }
 }

@@ -1,9 +1,47 @@
 //! Who is calling: app users (access tokens we mint, or JWTs of a trusted identity provider).
+//!
+//! - `usernames`, `passwords`: the rules and Argon2id hashing of built-in accounts
+//! - `accounts`: register, login, refresh-token rotation with reuse detection, logout
+//! - `refresh`: opaque refresh tokens and their stored hashes
+//! - `rate_limit`: failed-login limits per account and per client address
+//! - `tokens`: our own access tokens (HS256, key ids for rotation)
+//! - `external`, `jwks`: trusted external issuers (shared secret, PEM public key, or JWKS URL)
+//! - `extractor`: `Authenticator` and the `AuthUser` extractor
+//! - `handlers`: the HTTP routes
 
+mod accounts;
 mod error;
+mod external;
 mod extractor;
+mod handlers;
+mod jwks;
+mod passwords;
+mod rate_limit;
+mod refresh;
 mod tokens;
+mod usernames;
 
+pub use accounts::{set_account_disabled, Accounts, TokenPair};
 pub use error::AuthError;
+/// API keys of backend services start with this; app-user routes refuse them on sight.
+pub const API_KEY_PREFIX: &str = "usk_";
+
+pub use external::ExternalIssuers;
+pub(crate) use extractor::bearer_token;
 pub use extractor::{AuthUser, Authenticator};
+pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};
+pub use usernames::{Username, UsernameError};
+
+use actix_web::web;
+
+use crate::routes::resource;
+
+/// `/v1/auth/*` and `/v1/me`. Needs `web::Data<Accounts>` and `web::Data<Arc<Authenticator>>`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/auth/register").route(web::post().to(handlers::register)))
+        .service(resource("/v1/auth/token").route(web::post().to(handlers::token)))
+        .service(resource("/v1/auth/refresh").route(web::post().to(handlers::refresh)))
+        .service(resource("/v1/auth/logout").route(web::post().to(handlers::logout)))
+        .service(resource("/v1/me").route(web::get().to(handlers::me)));
+}

@@ -3,8 +3,14 @@ use chrono::Utc;
 
 use super::custom_signer::SignRequest;
 use super::issue::{Issuer, UploadRequest};
+use super::SignatureVersion;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::ops::Metrics;
+use crate::rate_limit::RateLimiter;
+
+/// The per-user limit on issuance (`None`: off).
+pub struct IssuanceLimiter(pub Option<RateLimiter>);
 
 /// A new upload id: a UUIDv7 in hex, so ids sort by issue time.
 fn new_upload_id() -> String {
@@ -14,10 +20,31 @@ fn new_upload_id() -> String {
 pub async fn create_upload(
     user: AuthUser,
     issuer: web::Data<Issuer>,
+    metrics: web::Data<Metrics>,
+    limiter: web::Data<IssuanceLimiter>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(limiter) = &limiter.0 {
+        if let Err(wait) = limiter.check(&user.user_id) {
+            let secs = wait.as_secs() + 1;
+            let mut err = ApiError::too_many_requests(
+                "rate_limited",
+                format!("too many upload credentials; retry in {secs} s"),
+            );
+            err.retry_after = Some(secs);
+            return Err(err);
+        }
+    }
     let upload_id = new_upload_id();
     let credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
+    let version = match credential.signature_version {
+        SignatureVersion::V1 => "v1",
+        SignatureVersion::V4 => "v4",
+    };
+    metrics
+        .credentials_issued
+        .with_label_values(&[credential.profile.as_str(), version])
+        .inc();
     tracing::info!(
         upload_id = %credential.upload_id,
         profile = %credential.profile,

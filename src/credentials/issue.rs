@@ -98,25 +98,7 @@ pub struct Issuer {
 
 impl Issuer {
     pub fn from_settings(settings: &Settings) -> Result<Issuer, SettingsError> {
-        let keys = settings.upload_token_keys()?;
-        let current = &settings.upload_token.current_kid;
-        let bytes = |kid: &str| {
-            keys.iter()
-                .find(|(k, _)| k == kid)
-                .map(|(_, s)| s.expose().as_bytes().to_vec())
-                .unwrap_or_default()
-        };
-        let others: Vec<(String, Vec<u8>)> = keys
-            .iter()
-            .filter(|(k, _)| k != current)
-            .map(|(k, _)| (k.clone(), bytes(k)))
-            .collect();
-        let others_ref: Vec<(&str, &[u8])> = others.iter().map(|(k, s)| (k.as_str(), s.as_slice())).collect();
-        let token_keys =
-            TokenKeys::new(current, &bytes(current), &others_ref).map_err(|e| SettingsError::Invalid {
-                key: "upload_token".into(),
-                reason: e.to_string(),
-            })?;
+        let token_keys = settings.upload_token_key_ring()?;
         let callback_url = settings.callback.url.to_string();
         let callback_host = settings
             .callback

@@ -8,6 +8,7 @@ mod key_template;
 mod profile;
 
 pub use error::CredentialError;
+pub use handlers::IssuanceLimiter;
 pub use issue::{Issuer, UploadCredential, UploadRequest};
 pub use key_template::encode_user_id;
 pub use profile::{Profile, Profiles, SignatureVersion};

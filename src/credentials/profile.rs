@@ -40,12 +40,8 @@ impl Profile {
             reason,
         };
         let key_template = KeyTemplate::parse(&s.key_template).map_err(|e| invalid("key_template", e))?;
-        let endpoint = match &s.endpoint {
-            Some(url) => url.clone(),
-            None => url::Url::parse(&format!("https://oss-{}.aliyuncs.com", s.region))
-                .map_err(|e| invalid("region", e.to_string()))?,
-        };
-        let host = bucket_host(&endpoint, &s.bucket, s.path_style)
+        let host = s
+            .bucket_url()
             .ok_or_else(|| invalid("endpoint", "needs a host".into()))?;
         Ok(Profile {
             name: name.to_string(),
@@ -77,17 +73,6 @@ impl Profile {
                 None => allowed == content_type,
             })
     }
-}
-
-/// The upload URL of a bucket: virtual-hosted (`scheme://bucket.host`) or path style.
-fn bucket_host(endpoint: &url::Url, bucket: &str, path_style: bool) -> Option<String> {
-    let base = endpoint.as_str().trim_end_matches('/');
-    if path_style {
-        return Some(format!("{base}/{bucket}"));
-    }
-    let host = endpoint.host_str()?;
-    let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
-    Some(format!("{}://{bucket}.{host}{port}", endpoint.scheme()))
 }
 
 /// Lowercase MIME essence, parameters dropped: `Image/JPEG; q=1` -> `image/jpeg`.
@@ -140,16 +125,5 @@ mod tests {
         assert_eq!(normalise_content_type("image"), None);
         assert_eq!(normalise_content_type("image/"), None);
         assert_eq!(normalise_content_type("a b/c"), None);
-    }
-
-    #[test]
-    fn hosts_follow_the_addressing_style() {
-        let ep = url::Url::parse("https://oss-cn-hangzhou.aliyuncs.com").unwrap();
-        assert_eq!(
-            bucket_host(&ep, "demo-bucket", false).unwrap(),
-            "https://demo-bucket.oss-cn-hangzhou.aliyuncs.com"
-        );
-        let local = url::Url::parse("http://127.0.0.1:9000").unwrap();
-        assert_eq!(bucket_host(&local, "b", true).unwrap(), "http://127.0.0.1:9000/b");
     }
 }

@@ -1,20 +1,33 @@
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::spool::Spool;
 use crate::store::DynStore;
 
 /// What readiness depends on besides a live database round trip.
-#[derive(Default)]
 pub struct Readiness {
     migrated: AtomicBool,
+    spool: Arc<Spool>,
 }
 
 impl Readiness {
+    pub fn new(spool: Arc<Spool>) -> Self {
+        Readiness {
+            migrated: AtomicBool::new(false),
+            spool,
+        }
+    }
+
     pub fn set_migrated(&self) {
         self.migrated.store(true, Ordering::Release);
+    }
+
+    pub fn spool_depth(&self) -> u64 {
+        self.spool.depth()
     }
 
     pub fn migrated(&self) -> bool {
@@ -28,6 +41,7 @@ pub async fn healthz() -> HttpResponse {
 
 pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>) -> HttpResponse {
     let backend = store.backend().as_str();
+    let spool_depth = readiness.spool.depth();
     let problem = if !readiness.migrated() {
         Some("database migrations have not been applied yet (database unreachable at start-up)".to_string())
     } else {
@@ -40,11 +54,14 @@ pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>)
     match problem {
         None => HttpResponse::Ok().json(json!({
             "status": "ready",
-            "checks": { "database": { "ok": true, "backend": backend } }
+            "checks": { "database": { "ok": true, "backend": backend }, "spool": { "depth": spool_depth } }
         })),
         Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
             "status": "unavailable",
-            "checks": { "database": { "ok": false, "backend": backend, "reason": reason } },
+            "checks": {
+                "database": { "ok": false, "backend": backend, "reason": reason },
+                "spool": { "depth": spool_depth }
+            },
             "error": { "code": "not_ready", "message": reason }
         })),
     }

@@ -1,8 +1,12 @@
 //! The operator's view: liveness and readiness.
 
+mod docs;
 mod health;
+mod metrics;
 
+pub use docs::OPENAPI_YAML;
 pub use health::Readiness;
+pub use metrics::Metrics;
 
 use actix_web::web;
 
@@ -10,5 +14,29 @@ use crate::routes::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)));
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(scrape)))
+        .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
+        .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
+        .service(resource("/docs").route(web::get().to(docs::docs)));
+}
+
+async fn scrape(
+    metrics: web::Data<Metrics>,
+    readiness: web::Data<Readiness>,
+    store: web::Data<crate::store::DynStore>,
+) -> actix_web::HttpResponse {
+    metrics.spool_depth.set(readiness.spool_depth() as i64);
+    let (size, idle) = store.pool_status();
+    metrics
+        .db_connections
+        .with_label_values(&["idle"])
+        .set(idle as i64);
+    metrics
+        .db_connections
+        .with_label_values(&["in_use"])
+        .set(size.saturating_sub(idle as u32) as i64);
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
 }

@@ -44,8 +44,20 @@ pub struct CallbackSettings {
     pub key_cache_ttl_secs: u64,
     /// Timeout of one public-key fetch.
     pub key_fetch_timeout_secs: u64,
+    /// Where verified callbacks wait while the database is unreachable.
+    pub spool_dir: std::path::PathBuf,
+    /// How often the spool is replayed into the database.
+    pub spool_replay_interval_ms: u64,
     /// Optional pinned public key (PEM file); when set, no key is ever fetched.
     pub public_key_pem_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IssuanceSettings {
+    /// Credentials one user may get per minute, sustained; 0 turns the limit off.
+    pub rate_per_minute: u32,
+    /// How many at once before the sustained rate applies.
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +98,29 @@ pub struct ProfileSettings {
     /// Custom callback variables the client may set, with the longest value allowed (bytes).
     #[serde(default)]
     pub vars: BTreeMap<String, usize>,
+}
+
+impl ProfileSettings {
+    /// The bucket's base URL: `https://bucket.oss-region.aliyuncs.com`, or `endpoint/bucket` in
+    /// path style (local emulators). `None` if the endpoint has no host.
+    pub fn bucket_url(&self) -> Option<String> {
+        let default_endpoint;
+        let endpoint = match &self.endpoint {
+            Some(url) => url,
+            None => {
+                default_endpoint =
+                    url::Url::parse(&format!("https://oss-{}.aliyuncs.com", self.region)).ok()?;
+                &default_endpoint
+            }
+        };
+        let base = endpoint.as_str().trim_end_matches('/');
+        if self.path_style {
+            return Some(format!("{base}/{}", self.bucket));
+        }
+        let host = endpoint.host_str()?;
+        let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Some(format!("{}://{}.{host}{port}", endpoint.scheme(), self.bucket))
+    }
 }
 
 /// OSS keeps a V4 credential at most 7 days.

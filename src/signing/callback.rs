@@ -353,17 +353,23 @@ pub fn parse_public_key_pem(pem: &str) -> Result<RsaPublicKey> {
         .map_err(|_| SigningError::InvalidPublicKey)
 }
 
-/// Where OSS may tell us to fetch its key from; anything else would be SSRF bait.
-const ALLOWED_PUB_KEY_URL_PREFIXES: &[&str] =
+/// Where OSS fetches its callback key from by default; anything else would be SSRF bait.
+pub const OSS_PUB_KEY_URL_PREFIXES: &[&str] =
     &["https://gosspublic.alicdn.com/", "http://gosspublic.alicdn.com/"];
 
-/// Decode the `x-oss-pub-key-url` header and accept it only on OSS's own key host.
-pub fn public_key_url(header_b64: &str) -> Result<String> {
+/// Decode the `x-oss-pub-key-url` header and accept it only under one of `allowed` prefixes
+/// (OSS's own key host by default; a local emulator or test key server where configured).
+pub fn public_key_url<S: AsRef<str>>(header_b64: &str, allowed: &[S]) -> Result<String> {
     let raw = STANDARD
         .decode(header_b64.trim())
         .map_err(|_| SigningError::InvalidBase64("x-oss-pub-key-url"))?;
     let url = String::from_utf8(raw).map_err(|_| SigningError::PublicKeyUrlNotAllowed)?;
-    if ALLOWED_PUB_KEY_URL_PREFIXES.iter().any(|p| url.starts_with(p)) {
+    // A prefix must end at a path boundary, or `https://gosspublic.alicdn.com.evil/` would pass.
+    let admitted = allowed.iter().any(|p| {
+        let p = p.as_ref();
+        !p.is_empty() && p.ends_with('/') && url.starts_with(p)
+    });
+    if admitted {
         Ok(url)
     } else {
         Err(SigningError::PublicKeyUrlNotAllowed)
@@ -641,7 +647,11 @@ mod tests {
             assert_eq!(result.is_ok(), c["verifies"].as_bool().unwrap(), "{pq}");
         }
         assert_eq!(
-            public_key_url(v["public_key_url_header"].as_str().unwrap()).unwrap(),
+            public_key_url(
+                v["public_key_url_header"].as_str().unwrap(),
+                OSS_PUB_KEY_URL_PREFIXES
+            )
+            .unwrap(),
             v["public_key_url"].as_str().unwrap()
         );
     }
@@ -672,7 +682,7 @@ mod tests {
             STANDARD.encode("https://gosspublic.alicdn.com.evil.example/k.pem"),
             "%%".to_owned(),
         ] {
-            assert!(public_key_url(&bad).is_err(), "{bad}");
+            assert!(public_key_url(&bad, OSS_PUB_KEY_URL_PREFIXES).is_err(), "{bad}");
         }
     }
 

@@ -4,8 +4,12 @@
 //! (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared integration suite
 //! runs on both and is what proves them equivalent.
 
+mod api_keys;
 mod postgres;
+mod records;
 mod sqlite;
+mod uploads;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -13,8 +17,12 @@ use async_trait::async_trait;
 
 use crate::settings::DatabaseSettings;
 
+pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use postgres::PostgresStore;
+pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
+pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
+pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
@@ -40,7 +48,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            // A protocol error is what a connection cut mid-handshake or mid-query looks like.
             sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
@@ -85,8 +95,9 @@ impl Backend {
     }
 }
 
+/// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -94,6 +105,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Pool size and idle connections, for metrics.
+    fn pool_status(&self) -> (u32, usize);
 }
 
 pub type DynStore = Arc<dyn Store>;

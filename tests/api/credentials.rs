@@ -320,3 +320,25 @@ async fn custom_signer_signs_only_the_users_own_issued_put(kind: StoreKind) {
         assert_eq!(error_code(resp).await, "sign_refused");
     }
 }
+
+#[tokio::test]
+async fn issuance_is_rate_limited_per_user() {
+    let app = crate::helpers::spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__ISSUANCE__RATE_PER_MINUTE", "60"),
+            ("APP__ISSUANCE__BURST", "2"),
+        ],
+    )
+    .await;
+    let body = json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10});
+    let alice = app.token_for("alice");
+    app.issue(&alice, body.clone()).await;
+    app.issue(&alice, body.clone()).await;
+    let resp = app.post_json("/v1/uploads", Some(&alice), &body).await;
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(error_code(resp).await, "rate_limited");
+    app.issue(&app.token_for("bob"), body).await;
+}

@@ -47,6 +47,7 @@ async fn unknown_route_and_wrong_method_answer_in_json(kind: StoreKind) {
 
     let wrong = app.client.post(app.url("/healthz")).send().await.unwrap();
     assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers()["allow"], "GET");
     assert_eq!(error_code(wrong).await, "method_not_allowed");
 }
 
@@ -156,4 +157,85 @@ async fn production_refuses_development_secrets() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("APP__AUTH__KEYS__K1__SECRET"), "stderr: {stderr}");
+}
+
+/// SIGTERM: the server stops accepting but the request in flight completes, then it exits 0.
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use crate::oss_stand_in::{ObjectFacts, OssStandIn};
+    // The callback below waits on this slow key server: it is in flight when SIGTERM arrives.
+    let oss = OssStandIn::start_slow(Duration::from_millis(1500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let db_url = format!("sqlite://{}/app.db", dir.path().display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("APP_CONFIG_DIR", config_dir())
+        .env("APP__SERVER__PORT", port.to_string())
+        .env("DATABASE_URL", &db_url)
+        .env("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", &oss.prefix)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settings = crate::helpers::test_settings(&db_url, &[]);
+    let token = upload_signer::auth::AccessTokens::from_settings(&settings)
+        .unwrap()
+        .issue("alice", chrono::Utc::now())
+        .unwrap()
+        .0;
+    let credential: serde_json::Value = client
+        .post(format!("{base}/v1/uploads"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let callback = oss.callback_for(&credential, &ObjectFacts::default());
+    let in_flight = {
+        let client = client.clone();
+        let url = format!("{base}{}", callback.path);
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", callback.content_type)
+                .header("authorization", &callback.authorization)
+                .header("x-oss-pub-key-url", &callback.key_url_header)
+                .body(callback.body.clone())
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+
+    let answer = in_flight.await.unwrap().expect("in-flight request completed");
+    assert_eq!(answer.status(), 200);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "no longer accepting"
+    );
 }

@@ -115,6 +115,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
 }
 
 pub struct TestApp {
+    /// Data directory of this server (spool); removed with the app.
+    pub _data_dir: tempfile::TempDir,
     pub address: String,
     #[allow(dead_code)]
     pub port: u16,
@@ -131,12 +133,25 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
 
 pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> TestApp {
     let db = TestDb::create(kind).await;
-    let settings = test_settings(db.url(), overrides);
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let spool = data_dir.path().join("spool");
+    let spool = spool.to_str().expect("utf-8 path");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("APP__CALLBACK__SPOOL_DIR", spool),
+        ("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100"),
+    ];
+    all.extend_from_slice(overrides);
+    let settings = test_settings(db.url(), &all);
+    // `TEST_LOG=1 cargo nextest run ...` shows the server's logs.
+    if std::env::var_os("TEST_LOG").is_some() {
+        upload_signer::telemetry::init(&settings.log, settings.env);
+    }
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     let emulator_port = app.emulator_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        _data_dir: data_dir,
         address: format!("http://127.0.0.1:{port}"),
         port,
         emulator_port,
@@ -180,6 +195,14 @@ impl TestApp {
                 rows.into_iter().map(|r| r.0).collect()
             }
         }
+    }
+}
+
+impl TestApp {
+    /// The server's store, opened beside it (reads what the server recorded).
+    pub fn store(&self) -> upload_signer::store::DynStore {
+        let settings = test_settings(self.db.url(), &[]);
+        upload_signer::store::open(&settings.database).expect("open store")
     }
 }
 

@@ -3,6 +3,13 @@
 
 mod helpers;
 
+mod auth;
+mod callback;
 mod credentials;
 mod emulator;
 mod foundation;
+mod ops;
+mod oss_stand_in;
+mod outage;
+mod records;
+mod tcp_proxy;

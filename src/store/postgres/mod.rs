@@ -1,5 +1,10 @@
 //! The production store.
 
+mod api_keys;
+mod records;
+mod uploads;
+mod users;
+
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -40,6 +45,10 @@ impl Store for PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

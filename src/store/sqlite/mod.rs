@@ -1,5 +1,10 @@
 //! The embedded default store: a single file, WAL mode, one writer at a time.
 
+mod api_keys;
+mod records;
+mod uploads;
+mod users;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +61,10 @@ impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,195 @@
+//! API keys for backend teams: `usk_<id>_<secret>`, shown once, stored as a SHA-256 hash of the
+//! secret, scoped, revocable, with a last-used time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, FromRequest, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::store::{ApiKeyRecord, DynStore, StoreError};
+
+use crate::auth::API_KEY_PREFIX as PREFIX;
+pub const SCOPES: &[&str] = &["uploads:read", "uploads:admin"];
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A freshly made key: the record to store and the full key to show once.
+pub fn generate(name: &str, scopes: &[String]) -> Result<(ApiKeyRecord, String), String> {
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err("a key name is 1 to 100 characters".into());
+    }
+    if scopes.is_empty() {
+        return Err(format!("give at least one scope: {}", SCOPES.join(", ")));
+    }
+    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(format!("unknown scope {bad:?}; known: {}", SCOPES.join(", ")));
+    }
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut id);
+    rand::thread_rng().fill_bytes(&mut secret);
+    let id = hex::encode(id);
+    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let record = ApiKeyRecord {
+        id: id.clone(),
+        name: name.trim().to_string(),
+        secret_hash: hash_secret(&secret),
+        scopes: scopes.to_vec(),
+        created_at: Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    Ok((record, format!("{PREFIX}{id}_{secret}")))
+}
+
+/// Splits `usk_<id>_<secret>`.
+fn parse(key: &str) -> Option<(&str, &str)> {
+    let rest = key.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && !secret.is_empty())
+        .then_some((id, secret))
+}
+
+pub fn looks_like_api_key(token: &str) -> bool {
+    token.starts_with(PREFIX)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Writes `last_used_at` at most once a minute per key.
+#[derive(Default)]
+pub struct UsageTracker {
+    last_write: Mutex<HashMap<String, Instant>>,
+}
+
+impl UsageTracker {
+    fn due(&self, id: &str) -> bool {
+        let mut map = self.last_write.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match map.get(id) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                map.insert(id.to_string(), now);
+                true
+            }
+        }
+    }
+}
+
+/// A backend service authenticated by its API key.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+impl ApiKey {
+    /// `uploads:admin` includes `uploads:read`.
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        let granted = self.scopes.iter().any(|s| s == scope || s == "uploads:admin");
+        if granted {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "insufficient_scope",
+                format!("this key lacks the {scope} scope"),
+            ))
+        }
+    }
+}
+
+async fn authenticate(req: HttpRequest) -> Result<ApiKey, ApiError> {
+    let token = crate::auth::bearer_token(&req).map_err(|e| {
+        let mut err: ApiError = e.into();
+        err.www_authenticate = Some("Bearer realm=\"upload-signer-records\"".into());
+        err
+    })?;
+    if !looks_like_api_key(token) {
+        return Err(ApiError::forbidden(
+            "api_key_required",
+            "this route is for backend services with an API key, not app-user tokens",
+        ));
+    }
+    let invalid = || ApiError::unauthorized("invalid_api_key", "unknown, revoked or malformed API key");
+    let (id, secret) = parse(token).ok_or_else(invalid)?;
+    let store = req
+        .app_data::<web::Data<DynStore>>()
+        .ok_or_else(|| ApiError::internal("store not configured"))?;
+    let record = match store.get_api_key(id).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound) => return Err(invalid()),
+        Err(err) if err.is_unavailable() => {
+            return Err(ApiError::service_unavailable(
+                "database_unavailable",
+                "the database is unreachable",
+            ))
+        }
+        Err(err) => return Err(ApiError::internal(err)),
+    };
+    if record.revoked_at.is_some()
+        || !constant_time_eq(hash_secret(secret).as_bytes(), record.secret_hash.as_bytes())
+    {
+        return Err(invalid());
+    }
+    if let Some(tracker) = req.app_data::<web::Data<UsageTracker>>() {
+        if tracker.due(id) {
+            let store = store.get_ref().clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                if let Err(err) = store.touch_api_key(&id, Utc::now()).await {
+                    tracing::debug!(error = %err, "could not record API key use");
+                }
+            });
+        }
+    }
+    Ok(ApiKey {
+        id: record.id,
+        name: record.name,
+        scopes: record.scopes,
+    })
+}
+
+impl FromRequest for ApiKey {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_and_hash() {
+        let (record, key) = generate("analytics", &["uploads:read".to_string()]).unwrap();
+        let (id, secret) = parse(&key).unwrap();
+        assert_eq!(id, record.id);
+        assert_eq!(hash_secret(secret), record.secret_hash);
+        assert!(!record.secret_hash.contains(secret));
+    }
+
+    #[test]
+    fn bad_names_and_scopes_are_refused() {
+        assert!(generate("", &["uploads:read".into()]).is_err());
+        assert!(generate("x", &[]).is_err());
+        assert!(generate("x", &["uploads:write".into()]).is_err());
+        assert!(parse("usk_nothex!!!!!!!!!_abc").is_none());
+        assert!(parse("usk_0123456789abcdef_").is_none());
+    }
+}

@@ -1,0 +1,131 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::api_keys::ApiKey;
+use super::export::{self, Format};
+use super::query::{encode_cursor, RecordsQuery};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::store::{DynStore, PageCursor, StoreError, UploadFilter};
+
+fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found("upload_not_found", "no such upload"),
+        e if e.is_unavailable() => {
+            ApiError::service_unavailable("database_unavailable", "the database is unreachable")
+        }
+        e => ApiError::internal(e),
+    }
+}
+
+/// One page, newest first, with the cursor of the next one.
+async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit()?;
+    let cursor = q.cursor()?;
+    let rows = store
+        .query_uploads(&filter, cursor.as_ref(), limit)
+        .await
+        .map_err(store_error)?;
+    let next_cursor = match rows.last() {
+        Some(last) if rows.len() == limit as usize => Some(encode_cursor(&PageCursor {
+            completed_at: last.completed_at.unwrap_or(last.issued_at),
+            upload_id: last.upload_id.clone(),
+        })),
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(json!({ "items": rows, "next_cursor": next_cursor })))
+}
+
+pub async fn list(
+    key: ApiKey,
+    store: web::Data<DynStore>,
+    q: web::Query<RecordsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    key.require("uploads:read")?;
+    q.only(&["cursor", "limit"])?;
+    page(&store, q.filter()?, &q).await
+}
+
+pub async fn get(
+    key: ApiKey,
+    store: web::Data<DynStore>,
+    upload_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    key.require("uploads:read")?;
+    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+pub async fn stats(
+    key: ApiKey,
+    store: web::Data<DynStore>,
+    q: web::Query<RecordsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    key.require("uploads:read")?;
+    q.only(&["group_by"])?;
+    let group = q.group()?;
+    let rows = store
+        .upload_stats(&q.filter()?, group)
+        .await
+        .map_err(store_error)?;
+    let (count, bytes) = rows
+        .iter()
+        .fold((0i64, 0i64), |(c, b), r| (c + r.count, b + r.bytes));
+    Ok(HttpResponse::Ok().json(json!({ "groups": rows, "total": { "count": count, "bytes": bytes } })))
+}
+
+pub async fn export(
+    key: ApiKey,
+    store: web::Data<DynStore>,
+    q: web::Query<RecordsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    key.require("uploads:read")?;
+    q.only(&["format"])?;
+    let format = match q.format.as_deref() {
+        None | Some("ndjson") => Format::Ndjson,
+        Some("csv") => Format::Csv,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_filter",
+                format!("format {other:?}: use ndjson or csv"),
+            ))
+        }
+    };
+    let filter = q.filter()?;
+    // Fail before streaming starts if the database is away, so the client gets a clean status.
+    store.ping().await.map_err(store_error)?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .streaming(export::stream(store.get_ref().clone(), filter, format)))
+}
+
+/// `GET /v1/me/uploads`: the caller's own uploads, same filters and paging.
+pub async fn mine(
+    user: AuthUser,
+    store: web::Data<DynStore>,
+    q: web::Query<RecordsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if q.user_id.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            "user_id is implied on this route",
+        ));
+    }
+    q.only(&["cursor", "limit"])?;
+    let mut filter = q.filter()?;
+    filter.user_id = Some(user.user_id);
+    page(&store, filter, &q).await
+}
+
+/// `GET /v1/me/uploads/{upload_id}`: one of the caller's own uploads.
+pub async fn mine_one(
+    user: AuthUser,
+    store: web::Data<DynStore>,
+    upload_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
+    if record.user_id != user.user_id {
+        return Err(ApiError::not_found("upload_not_found", "no such upload"));
+    }
+    Ok(HttpResponse::Ok().json(record))
+}

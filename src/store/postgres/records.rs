@@ -1,0 +1,69 @@
+use async_trait::async_trait;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+
+use super::uploads::{to_record, COLUMNS};
+use super::PostgresStore;
+use crate::store::records::{
+    Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
+};
+use crate::store::{StoreError, UploadRecord};
+
+fn bind_all<'q>(
+    mut query: Query<'q, Postgres, PgArguments>,
+    binds: &'q [Bind],
+) -> Query<'q, Postgres, PgArguments> {
+    for b in binds {
+        query = match b {
+            Bind::Text(v) => query.bind(v),
+            Bind::Int(v) => query.bind(v),
+            Bind::Time(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+#[async_trait]
+impl RecordStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn query_uploads(
+        &self,
+        filter: &UploadFilter,
+        cursor: Option<&PageCursor>,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, StoreError> {
+        let mut q = QueryBuilder::new(true);
+        q.page(COLUMNS, filter, cursor, limit);
+        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(to_record).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_stats(
+        &self,
+        filter: &UploadFilter,
+        group: StatsGroup,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let mut q = QueryBuilder::new(true);
+        q.stats(
+            filter,
+            group,
+            "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        );
+        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatsRow {
+                    group: r.try_get("grp")?,
+                    count: r.try_get("n")?,
+                    bytes: r.try_get("bytes")?,
+                })
+            })
+            .collect()
+    }
+}

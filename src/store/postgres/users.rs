@@ -1,0 +1,156 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::PostgresStore;
+use crate::store::users::{RefreshToken, User, UserStore};
+use crate::store::StoreError;
+
+type UserRow = (String, String, String, bool, DateTime<Utc>);
+type TokenRow = (
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+const USER_COLUMNS: &str = "id, username, password_hash, disabled, created_at";
+
+fn user((id, username, password_hash, disabled, created_at): UserRow) -> User {
+    User {
+        id,
+        username,
+        password_hash,
+        disabled,
+        created_at,
+    }
+}
+
+fn token(
+    (token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at): TokenRow,
+) -> RefreshToken {
+    RefreshToken {
+        token_hash,
+        family_id,
+        user_id,
+        issued_at,
+        expires_at,
+        used_at,
+        revoked_at,
+    }
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_user(&self, u: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(u.disabled)
+        .bind(u.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        let row: Option<UserRow> = sqlx::query_as(&sql)
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(user))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_user(&self, id: &str) -> Result<User, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: UserRow = sqlx::query_as(&sql).bind(id).fetch_one(self.pool()).await?;
+        Ok(user(row))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(id)
+            .bind(disabled)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(&t.user_id)
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT token_hash, family_id, user_id, issued_at, expires_at, used_at, revoked_at \
+             FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(token))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_refresh_token_used(&self, token_hash: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_all_refresh_tokens(&self, user_id: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,181 @@
+//! Queries over completed uploads for backend teams: filters, keyset pages, statistics.
+//!
+//! Both backends share the query text built here; they differ only in placeholder style and in
+//! how a timestamp is cut to its day.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{StoreError, UploadRecord};
+
+/// Filters over completed uploads. Ranges are inclusive-exclusive: `[from, to)`.
+#[derive(Debug, Clone, Default)]
+pub struct UploadFilter {
+    pub user_id: Option<String>,
+    pub profile: Option<String>,
+    pub bucket: Option<String>,
+    pub key_prefix: Option<String>,
+    /// Exact (`image/png`) or a whole type (`image/*`).
+    pub content_type: Option<String>,
+    pub min_size: Option<i64>,
+    pub max_size: Option<i64>,
+    pub completed_from: Option<DateTime<Utc>>,
+    pub completed_to: Option<DateTime<Utc>>,
+}
+
+/// Position after the last row of a page (newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    pub completed_at: DateTime<Utc>,
+    pub upload_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsGroup {
+    Day,
+    Profile,
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatsRow {
+    pub group: String,
+    pub count: i64,
+    pub bytes: i64,
+}
+
+#[async_trait]
+pub trait RecordStore {
+    /// Completed uploads matching `filter`, newest first, after `cursor`, at most `limit`.
+    async fn query_uploads(
+        &self,
+        filter: &UploadFilter,
+        cursor: Option<&PageCursor>,
+        limit: u32,
+    ) -> Result<Vec<UploadRecord>, StoreError>;
+
+    /// Count and bytes of completed uploads matching `filter`, grouped.
+    async fn upload_stats(
+        &self,
+        filter: &UploadFilter,
+        group: StatsGroup,
+    ) -> Result<Vec<StatsRow>, StoreError>;
+}
+
+/// A value to bind, in order.
+#[derive(Debug, Clone)]
+pub(super) enum Bind {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// Sorts after every string that starts with a given prefix (bytewise comparison).
+const PREFIX_END: char = '\u{10FFFF}';
+
+/// Builds SQL with `$n` (Postgres) or `?n` (SQLite) placeholders.
+pub(super) struct QueryBuilder {
+    sigil: char,
+    /// Postgres compares text by collation; bytewise ranges need `COLLATE "C"`.
+    bytewise: &'static str,
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+impl QueryBuilder {
+    pub fn new(postgres: bool) -> Self {
+        QueryBuilder {
+            sigil: if postgres { '$' } else { '?' },
+            bytewise: if postgres { " COLLATE \"C\"" } else { "" },
+            sql: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("{}{}", self.sigil, self.binds.len())
+    }
+
+    fn and(&mut self, condition: String) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition);
+    }
+
+    fn prefix_range(&mut self, column: &str, prefix: &str) {
+        let lo = self.bind(Bind::Text(prefix.to_string()));
+        let hi = self.bind(Bind::Text(format!("{prefix}{PREFIX_END}")));
+        let c = self.bytewise;
+        self.and(format!("{column}{c} >= {lo}{c} AND {column}{c} < {hi}{c}"));
+    }
+
+    /// `WHERE status = 'completed'` plus every filter.
+    pub fn filters(&mut self, f: &UploadFilter) {
+        self.sql.push_str(" WHERE status = 'completed'");
+        if let Some(v) = &f.user_id {
+            let p = self.bind(Bind::Text(v.clone()));
+            self.and(format!("user_id = {p}"));
+        }
+        if let Some(v) = &f.profile {
+            let p = self.bind(Bind::Text(v.clone()));
+            self.and(format!("profile = {p}"));
+        }
+        if let Some(v) = &f.bucket {
+            let p = self.bind(Bind::Text(v.clone()));
+            self.and(format!("bucket = {p}"));
+        }
+        if let Some(v) = &f.key_prefix {
+            self.prefix_range("object_key", v);
+        }
+        match f.content_type.as_deref().map(|t| (t, t.strip_suffix('*'))) {
+            Some((_, Some(major))) => self.prefix_range("mime_type", major),
+            Some((exact, None)) => {
+                let p = self.bind(Bind::Text(exact.to_string()));
+                self.and(format!("mime_type = {p}"));
+            }
+            None => {}
+        }
+        if let Some(v) = f.min_size {
+            let p = self.bind(Bind::Int(v));
+            self.and(format!("size >= {p}"));
+        }
+        if let Some(v) = f.max_size {
+            let p = self.bind(Bind::Int(v));
+            self.and(format!("size <= {p}"));
+        }
+        if let Some(v) = f.completed_from {
+            let p = self.bind(Bind::Time(v));
+            self.and(format!("completed_at >= {p}"));
+        }
+        if let Some(v) = f.completed_to {
+            let p = self.bind(Bind::Time(v));
+            self.and(format!("completed_at < {p}"));
+        }
+    }
+
+    pub fn page(&mut self, columns: &str, f: &UploadFilter, cursor: Option<&PageCursor>, limit: u32) {
+        self.sql = format!("SELECT {columns} FROM uploads");
+        self.filters(f);
+        if let Some(c) = cursor {
+            let at = self.bind(Bind::Time(c.completed_at));
+            let id = self.bind(Bind::Text(c.upload_id.clone()));
+            self.and(format!("(completed_at, upload_id) < ({at}, {id})"));
+        }
+        let l = self.bind(Bind::Int(limit as i64));
+        self.sql
+            .push_str(&format!(" ORDER BY completed_at DESC, upload_id DESC LIMIT {l}"));
+    }
+
+    /// `day_expr` renders `completed_at` as `YYYY-MM-DD` text.
+    pub fn stats(&mut self, f: &UploadFilter, group: StatsGroup, day_expr: &str) {
+        let key = match group {
+            StatsGroup::Day => day_expr,
+            StatsGroup::Profile => "profile",
+            StatsGroup::User => "user_id",
+        };
+        self.sql = format!("SELECT {key} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM uploads");
+        self.filters(f);
+        self.sql.push_str(" GROUP BY grp ORDER BY grp");
+    }
+}

@@ -1,0 +1,143 @@
+//! Upload records: the ledger of issued credentials and the completed uploads.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadStatus {
+    Pending,
+    Completed,
+    Abandoned,
+    Rejected,
+}
+
+impl UploadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Pending => "pending",
+            UploadStatus::Completed => "completed",
+            UploadStatus::Abandoned => "abandoned",
+            UploadStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => UploadStatus::Pending,
+            "completed" => UploadStatus::Completed,
+            "abandoned" => UploadStatus::Abandoned,
+            "rejected" => UploadStatus::Rejected,
+            other => return Err(StoreError::Other(format!("unknown upload status {other:?}"))),
+        })
+    }
+}
+
+/// Who told us the upload completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadSource {
+    Callback,
+    Client,
+    Reconciler,
+}
+
+impl UploadSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadSource::Callback => "callback",
+            UploadSource::Client => "client",
+            UploadSource::Reconciler => "reconciler",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "callback" => UploadSource::Callback,
+            "client" => UploadSource::Client,
+            "reconciler" => UploadSource::Reconciler,
+            other => return Err(StoreError::Other(format!("unknown upload source {other:?}"))),
+        })
+    }
+}
+
+/// A completed upload, as a callback (or a confirmation) reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletedUpload {
+    pub upload_id: String,
+    pub user_id: String,
+    pub profile: String,
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    pub etag: Option<String>,
+    pub mime_type: Option<String>,
+    pub image_width: Option<i32>,
+    pub image_height: Option<i32>,
+    pub image_format: Option<String>,
+    /// Custom `x:` variables, without the prefix.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub client_ip: Option<String>,
+    pub oss_request_id: Option<String>,
+    pub source: UploadSource,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// A stored upload row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub user_id: String,
+    pub profile: String,
+    pub bucket: String,
+    pub key: String,
+    pub status: UploadStatus,
+    pub source: Option<UploadSource>,
+    pub size: Option<i64>,
+    pub etag: Option<String>,
+    pub mime_type: Option<String>,
+    pub image_width: Option<i32>,
+    pub image_height: Option<i32>,
+    pub image_format: Option<String>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub client_ip: Option<String>,
+    pub oss_request_id: Option<String>,
+    pub reason: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// What recording a completion did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// This call completed the upload.
+    Created(UploadRecord),
+    /// It was already completed (a repeated callback, or a race with a confirmation).
+    AlreadyCompleted(UploadRecord),
+}
+
+impl Recorded {
+    pub fn record(&self) -> &UploadRecord {
+        match self {
+            Recorded::Created(r) | Recorded::AlreadyCompleted(r) => r,
+        }
+    }
+}
+
+#[async_trait]
+pub trait UploadStore {
+    /// Marks the upload completed exactly once: creates the row, or completes a pending (or
+    /// abandoned) one; an already completed row is returned untouched.
+    async fn record_completed(&self, upload: &CompletedUpload) -> Result<Recorded, StoreError>;
+
+    async fn get_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError>;
+
+    /// How many uploads are in the store (all statuses); for tests and benchmarks.
+    async fn count_uploads(&self) -> Result<i64, StoreError>;
+}

@@ -1,0 +1,158 @@
+//! The operator's view: metrics.
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, StoreKind, TestApp};
+use crate::oss_stand_in::{ObjectFacts, OssStandIn};
+
+/// The value of one sample line, e.g. `upload_signer_callbacks_total{outcome="recorded"}`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    resp.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_move_with_traffic() {
+    let oss = OssStandIn::start().await;
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", oss.prefix.as_str())],
+    )
+    .await;
+    let before = scrape(&app).await;
+    let issued = r#"upload_signer_credentials_issued_total{profile="avatar",version="v4"}"#;
+    assert_eq!(sample(&before, issued), None);
+
+    let token = app.token_for("alice");
+    let body = json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10});
+    let credential = app.issue(&token, body.clone()).await;
+    app.issue(&token, body).await;
+    let callback = oss.callback_for(&credential, &ObjectFacts::default());
+    assert_eq!(callback.send(&app).await.status(), 200);
+    assert_eq!(callback.send(&app).await.status(), 200);
+    let mut forged = oss.callback_for(&credential, &ObjectFacts::default());
+    forged.body.push(' ');
+    assert_eq!(forged.send(&app).await.status(), 403);
+
+    let after = scrape(&app).await;
+    assert_eq!(sample(&after, issued), Some(2.0));
+    assert_eq!(
+        sample(&after, r#"upload_signer_callbacks_total{outcome="recorded"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, r#"upload_signer_callbacks_total{outcome="repeated"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"upload_signer_callbacks_total{outcome="invalid_signature"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"upload_signer_callback_public_key_total{result="fetch"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, r#"upload_signer_callback_public_key_total{result="hit"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"upload_signer_http_requests_total{method="POST",route="/v1/uploads",status="201"}"#
+        ),
+        Some(2.0)
+    );
+    assert!(after.contains("upload_signer_http_request_duration_seconds_bucket"));
+    assert_eq!(sample(&after, "upload_signer_spool_depth"), Some(0.0));
+    assert!(sample(&after, r#"upload_signer_db_pool_connections{state="idle"}"#).is_some());
+}
+
+#[tokio::test]
+async fn the_served_contract_is_the_committed_file() {
+    let app = crate::helpers::spawn_app(StoreKind::Sqlite).await;
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let served = app.get("/openapi.yaml").await.text().await.unwrap();
+    assert_eq!(served, committed, "rebuild: the server embeds openapi.yaml");
+    let json: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(json["openapi"], "3.1.0");
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("/v1/records/uploads") && !html.contains("<script"));
+}
+
+/// Every documented operation exists on the server and answers, without credentials or a
+/// body, with one of its documented statuses (never "no such route").
+#[tokio::test]
+async fn every_documented_route_exists_and_answers_as_documented() {
+    let app = crate::helpers::spawn_app(StoreKind::Sqlite).await;
+    let spec: serde_json::Value = serde_yaml::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let url = app.url(&path.replace("{upload_id}", "nope"));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let resp = app.client.request(method.clone(), &url).send().await.unwrap();
+            let status = resp.status().as_u16().to_string();
+            let documented = op["responses"].as_object().unwrap();
+            assert!(
+                documented.contains_key(&status),
+                "{method} {path} answered {status}, documented: {:?}",
+                documented.keys()
+            );
+            if status == "404" {
+                assert_ne!(
+                    crate::helpers::error_code(resp).await,
+                    "route_not_found",
+                    "{method} {path}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
+
+#[tokio::test]
+async fn cors_admits_only_configured_origins() {
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[("APP__SERVER__CORS_ALLOWED_ORIGINS", "https://app.example.com")],
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/v1/uploads"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+}

@@ -1,0 +1,128 @@
+//! Losing nothing while the database is away: verified callbacks are spooled durably and
+//! replayed once it is back.
+
+use std::time::Duration;
+
+use serde_json::json;
+use upload_signer::spool::{Spool, SpoolEntry};
+use upload_signer::store::{CompletedUpload, UploadSource};
+
+use crate::helpers::{postgres_admin_url, spawn_app_with, StoreKind, TestDb};
+use crate::oss_stand_in::{ObjectFacts, OssStandIn};
+use crate::tcp_proxy::TcpProxy;
+
+#[tokio::test]
+async fn callbacks_during_a_database_outage_are_spooled_and_replayed() {
+    let db = TestDb::create(StoreKind::Postgres).await;
+    let target = url::Url::parse(db.url()).unwrap();
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{}", target.port().unwrap_or(5432))).await;
+    let via_proxy = format!("postgres://postgres@127.0.0.1:{}{}", proxy.port, target.path());
+    let oss = OssStandIn::start().await;
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("DATABASE_URL", via_proxy.as_str()),
+            ("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+            ("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", oss.prefix.as_str()),
+        ],
+    )
+    .await;
+    let token = app.token_for("alice");
+    let body = json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10});
+
+    // Before: recorded directly.
+    let before = app.issue(&token, body.clone()).await;
+    assert_eq!(
+        oss.callback_for(&before, &ObjectFacts::default())
+            .send(&app)
+            .await
+            .status(),
+        200
+    );
+
+    // During: issuance keeps working, callbacks are answered 200 from the spool.
+    proxy.cut();
+    let mut during = Vec::new();
+    for _ in 0..8 {
+        let credential = app.issue(&token, body.clone()).await;
+        let resp = oss
+            .callback_for(&credential, &ObjectFacts::default())
+            .send(&app)
+            .await;
+        assert_eq!(resp.status(), 200);
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["upload_id"], credential["upload_id"]);
+        during.push(credential["upload_id"].as_str().unwrap().to_string());
+    }
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "unavailable");
+    assert_eq!(ready["checks"]["spool"]["depth"], 8);
+
+    // After: the replayer drains the spool; every upload is in the database exactly once.
+    proxy.restore();
+    let store = upload_signer::store::open(&crate::helpers::test_settings(db.url(), &[]).database).unwrap();
+    let mut count = 0;
+    for _ in 0..100 {
+        count = store.count_uploads().await.unwrap();
+        if count == 9 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 9);
+    for upload_id in &during {
+        assert_eq!(store.get_upload(upload_id).await.unwrap().size, Some(2048));
+    }
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["checks"]["spool"]["depth"], 0);
+    assert!(postgres_admin_url().starts_with("postgres://"));
+}
+
+fn completed(upload_id: &str) -> CompletedUpload {
+    let now = chrono::Utc::now();
+    CompletedUpload {
+        upload_id: upload_id.into(),
+        user_id: "u1".into(),
+        profile: "avatar".into(),
+        bucket: "demo-bucket".into(),
+        key: format!("avatars/u1/{upload_id}.jpg"),
+        size: 1,
+        etag: None,
+        mime_type: Some("image/jpeg".into()),
+        image_width: None,
+        image_height: None,
+        image_format: None,
+        vars: serde_json::Map::new(),
+        client_ip: None,
+        oss_request_id: None,
+        source: UploadSource::Callback,
+        issued_at: now,
+        expires_at: now,
+        completed_at: now,
+    }
+}
+
+/// The spool is a file: what was appended before a crash is replayed after the restart, and
+/// replaying twice records nothing twice.
+#[tokio::test]
+async fn the_spool_survives_a_restart_and_replays_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let spool = Spool::open(dir.path()).unwrap();
+        for id in ["a", "b", "c"] {
+            spool.append(SpoolEntry::Completed(completed(id))).await.unwrap();
+        }
+        assert_eq!(spool.depth(), 3);
+    }
+    let db = TestDb::create(StoreKind::Sqlite).await;
+    let store = upload_signer::store::open(&crate::helpers::test_settings(db.url(), &[]).database).unwrap();
+    store.migrate().await.unwrap();
+    store.record_completed(&completed("a")).await.unwrap();
+
+    let reopened = Spool::open(dir.path()).unwrap();
+    assert_eq!(reopened.depth(), 3);
+    assert_eq!(reopened.replay(&store).await.unwrap(), 3);
+    assert_eq!(reopened.depth(), 0);
+    assert_eq!(store.count_uploads().await.unwrap(), 3);
+    assert_eq!(reopened.replay(&store).await.unwrap(), 0);
+}
