@@ -565,3 +565,77 @@ async fn virtual_host_requests_work_and_objects_survive_a_restart() {
     let resp = get_object(&emulator, "notes/hello world.txt").await;
     assert_eq!(oss_error(resp).await, (404, "NoSuchKey".into()));
 }
+
+/// The whole loop on one machine: the service issues, the emulator stores and calls back, and
+/// the service's own callback endpoint verifies the emulator's signature (fetching the key from
+/// the allow-listed emulator URL), records the upload and answers the app through the emulator.
+#[tokio::test]
+async fn the_services_callback_records_emulator_uploads() {
+    // The callback URL must name the service's port before it starts: reserve a free one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().display().to_string();
+    let callback_url = format!("http://127.0.0.1:{port}/v1/oss/callback");
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__SERVER__PORT", &port),
+            ("APP__EMULATOR__ENABLED", "true"),
+            ("APP__EMULATOR__PORT", "0"),
+            ("APP__EMULATOR__DATA_DIR", &dir),
+            ("APP__CALLBACK__URL", &callback_url),
+        ],
+    )
+    .await;
+    let token = app.token_for("alice");
+    let mut uploaded = Vec::new();
+    for (profile, filename, content_type) in [
+        ("avatar", "me.png", "image/png"),
+        ("video", "clip.mp4", "video/mp4"),
+    ] {
+        let file = png();
+        let c = issue(&app, profile, filename, content_type, file.len()).await;
+        let resp = post_credential(&c, file.clone(), content_type).await;
+        assert_eq!(resp.status(), 200, "{profile}");
+        let answer: Value = resp.json().await.unwrap();
+        assert_eq!(answer["upload_id"], c["upload_id"], "{answer}");
+        assert_eq!(answer["key"], c["key"]);
+        assert_eq!(answer["etag"], md5_upper(&file));
+        uploaded.push(c["upload_id"].as_str().unwrap().to_owned());
+    }
+    let c = issue(&app, "avatar", "again.png", "image/png", png().len()).await;
+    let resp = app
+        .client
+        .put(c["put"]["url"].as_str().unwrap())
+        .header("Content-Type", "image/png")
+        .body(png())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    uploaded.push(c["upload_id"].as_str().unwrap().to_owned());
+
+    let resp = app
+        .client
+        .get(app.url("/v1/me/uploads"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let mut listed: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["upload_id"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    uploaded.sort();
+    assert_eq!(listed, uploaded);
+}
