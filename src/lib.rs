@@ -9,6 +9,7 @@ pub mod error;
 pub mod middleware;
 pub mod ops;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod records;
 pub mod routes;
 pub mod settings;

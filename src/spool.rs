@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{CompletedUpload, DynStore, StoreError};
+use crate::store::{CompletedUpload, DynStore, PendingUpload, StoreError};
 
 const ACTIVE: &str = "spool.ndjson";
 const REPLAYING: &str = "replaying.ndjson";
@@ -27,6 +27,7 @@ const DEAD: &str = "dead-letter.ndjson";
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SpoolEntry {
     Completed(CompletedUpload),
+    Issued(PendingUpload),
 }
 
 pub struct Spool {
@@ -69,23 +70,31 @@ impl Spool {
 
     /// Appends one entry and fsyncs it; returns once it is durable.
     pub async fn append(self: &Arc<Self>, entry: SpoolEntry) -> std::io::Result<()> {
+        self.append_all(vec![entry]).await
+    }
+
+    /// Appends entries with one fsync; returns once they are durable.
+    pub async fn append_all(self: &Arc<Self>, entries: Vec<SpoolEntry>) -> std::io::Result<()> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.append_blocking(&entry))
+        tokio::task::spawn_blocking(move || this.append_blocking(&entries))
             .await
             .map_err(std::io::Error::other)?
     }
 
-    fn append_blocking(&self, entry: &SpoolEntry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+    fn append_blocking(&self, entries: &[SpoolEntry]) -> std::io::Result<()> {
+        let mut lines = Vec::new();
+        for entry in entries {
+            serde_json::to_writer(&mut lines, entry).map_err(std::io::Error::other)?;
+            lines.push(b'\n');
+        }
         let _guard = self.append_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join(ACTIVE))?;
-        file.write_all(&line)?;
+        file.write_all(&lines)?;
         file.sync_data()?;
-        self.depth.fetch_add(1, Ordering::Relaxed);
+        self.depth.fetch_add(entries.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -120,18 +129,21 @@ impl Spool {
             let mut lines = 0;
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 lines += 1;
-                match serde_json::from_str::<SpoolEntry>(line) {
-                    Ok(SpoolEntry::Completed(upload)) => match store.record_completed(&upload).await {
-                        Ok(_) => {}
-                        Err(err) if err.is_unavailable() => return Err(err),
-                        Err(err) => {
-                            tracing::error!(upload_id = %upload.upload_id, error = %err, "spooled upload refused by the store; kept in the dead-letter file");
-                            self.dead_letter(line);
-                        }
-                    },
+                let written = match serde_json::from_str::<SpoolEntry>(line) {
+                    Ok(SpoolEntry::Completed(upload)) => store.record_completed(&upload).await.map(|_| ()),
+                    Ok(SpoolEntry::Issued(pending)) => store.insert_pending(&[pending]).await.map(|_| ()),
                     // A torn last line from a crash mid-append: keep it for a person to look at.
                     Err(err) => {
                         tracing::error!(error = %err, "unreadable spool line; kept in the dead-letter file");
+                        self.dead_letter(line);
+                        Ok(())
+                    }
+                };
+                match written {
+                    Ok(()) => {}
+                    Err(err) if err.is_unavailable() => return Err(err),
+                    Err(err) => {
+                        tracing::error!(error = %err, "spooled write refused by the store; kept in the dead-letter file");
                         self.dead_letter(line);
                     }
                 }

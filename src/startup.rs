@@ -18,6 +18,7 @@ use crate::emulator::Emulator;
 use crate::middleware::request_context;
 use crate::ops::{self, Metrics, Readiness};
 use crate::rate_limit::RateLimiter;
+use crate::reconcile::Ledger;
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
@@ -71,6 +72,8 @@ impl Application {
         let auth_data = web::Data::new(authenticator);
         let usage_data = web::Data::new(UsageTracker::default());
         let metrics = web::Data::new(Metrics::new());
+        let (ledger, _ledger_writer) = Ledger::start(store.clone(), spool.clone());
+        let ledger_data = web::Data::new(ledger);
         let callback_data = web::Data::new(CallbackService {
             keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
             metrics: metrics.clone(),
@@ -99,6 +102,7 @@ impl Application {
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
                 .app_data(limiter_data.clone())
+                .app_data(ledger_data.clone())
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
                 .app_data(metrics.clone())

@@ -8,6 +8,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::ops::Metrics;
 use crate::rate_limit::RateLimiter;
+use crate::reconcile::Ledger;
 
 /// The per-user limit on issuance (`None`: off).
 pub struct IssuanceLimiter(pub Option<RateLimiter>);
@@ -22,6 +23,7 @@ pub async fn create_upload(
     issuer: web::Data<Issuer>,
     metrics: web::Data<Metrics>,
     limiter: web::Data<IssuanceLimiter>,
+    ledger: web::Data<Ledger>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(limiter) = &limiter.0 {
@@ -36,7 +38,10 @@ pub async fn create_upload(
         }
     }
     let upload_id = new_upload_id();
-    let credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
+    let mut credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
+    if let Some(pending) = credential.pending.take() {
+        ledger.record(pending);
+    }
     let version = match credential.signature_version {
         SignatureVersion::V1 => "v1",
         SignatureVersion::V4 => "v4",

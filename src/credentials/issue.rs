@@ -85,6 +85,9 @@ pub struct UploadCredential {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_var: Option<String>,
     pub put: PutInstructions,
+    /// The ledger entry, when the profile keeps one (not sent to the client).
+    #[serde(skip)]
+    pub pending: Option<crate::store::PendingUpload>,
 }
 
 pub struct Issuer {
@@ -249,6 +252,15 @@ impl Issuer {
             callback: callback_b64,
             callback_var: callback_var_b64,
             put,
+            pending: profile.ledger.then(|| crate::store::PendingUpload {
+                upload_id: claims.upload_id.clone(),
+                user_id: claims.user_id.clone(),
+                profile: claims.profile.clone(),
+                bucket: claims.bucket.clone(),
+                key: claims.key.clone(),
+                issued_at: now,
+                expires_at,
+            }),
         })
     }
 

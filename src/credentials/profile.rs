@@ -31,6 +31,8 @@ pub struct Profile {
     pub callback_body_type: CallbackBodyType,
     /// Allowed custom variables and their maximum length.
     pub vars: BTreeMap<String, usize>,
+    /// Whether issued credentials go into the ledger.
+    pub ledger: bool,
 }
 
 impl Profile {
@@ -59,6 +61,7 @@ impl Profile {
             callback_body_type: CallbackBodyType::parse(&s.callback_body_type)
                 .ok_or_else(|| invalid("callback_body_type", "unsupported".into()))?,
             vars: s.vars.clone(),
+            ledger: s.ledger,
         })
     }
 

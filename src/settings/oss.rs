@@ -95,6 +95,9 @@ pub struct ProfileSettings {
     pub signature_version: SignatureVersionSetting,
     /// `application/json` or `application/x-www-form-urlencoded`.
     pub callback_body_type: String,
+    /// Record every issued credential as a pending upload (for confirmation and reconciliation).
+    #[serde(default = "default_true")]
+    pub ledger: bool,
     /// Custom callback variables the client may set, with the longest value allowed (bytes).
     #[serde(default)]
     pub vars: BTreeMap<String, usize>,
@@ -121,6 +124,10 @@ impl ProfileSettings {
         let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
         Some(format!("{}://{}.{host}{port}", endpoint.scheme(), self.bucket))
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// OSS keeps a V4 credential at most 7 days.

@@ -21,7 +21,9 @@ pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use postgres::PostgresStore;
 pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
-pub use uploads::{CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore};
+pub use uploads::{
+    CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
+};
 pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a

@@ -88,6 +88,18 @@ pub struct CompletedUpload {
     pub completed_at: DateTime<Utc>,
 }
 
+/// An issued credential, as the ledger records it before any upload happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    pub upload_id: String,
+    pub user_id: String,
+    pub profile: String,
+    pub bucket: String,
+    pub key: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A stored upload row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UploadRecord {
@@ -132,6 +144,10 @@ impl Recorded {
 
 #[async_trait]
 pub trait UploadStore {
+    /// Records issued credentials as `pending`; rows that exist already (a callback won the
+    /// race) are left alone. Returns how many were inserted.
+    async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError>;
+
     /// Marks the upload completed exactly once: creates the row, or completes a pending (or
     /// abandoned) one; an already completed row is returned untouched.
     async fn record_completed(&self, upload: &CompletedUpload) -> Result<Recorded, StoreError>;

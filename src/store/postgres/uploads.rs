@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::PostgresStore;
 use crate::store::uploads::{
-    CompletedUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
+    CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
 };
 use crate::store::StoreError;
 
@@ -46,6 +46,41 @@ pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
 
 #[async_trait]
 impl UploadStore for PostgresStore {
+    #[tracing::instrument(skip_all, fields(n = uploads.len()))]
+    async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        // Seven parameters a row; stay well under both backends' parameter limits.
+        for chunk in uploads.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=7).map(|j| format!("${}", i * 7 + j)).collect();
+                    format!(
+                        "({}, {}, {}, {}, {}, 'pending', {}, {})",
+                        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at) \
+                 VALUES {} ON CONFLICT (upload_id) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for u in chunk {
+                query = query
+                    .bind(&u.upload_id)
+                    .bind(&u.user_id)
+                    .bind(&u.profile)
+                    .bind(&u.bucket)
+                    .bind(&u.key)
+                    .bind(u.issued_at)
+                    .bind(u.expires_at);
+            }
+            inserted += query.execute(self.pool()).await?.rows_affected();
+        }
+        Ok(inserted)
+    }
+
     #[tracing::instrument(skip_all, fields(upload_id = %u.upload_id))]
     async fn record_completed(&self, u: &CompletedUpload) -> Result<Recorded, StoreError> {
         let sql = format!(
