@@ -4,6 +4,7 @@ pub mod auth;
 pub mod callback;
 pub mod cli;
 pub mod credentials;
+pub mod emulator;
 pub mod error;
 pub mod middleware;
 pub mod ops;

@@ -6,6 +6,7 @@
 //! `production` may a development default stand in for a missing one.
 
 mod auth;
+mod emulator;
 mod oss;
 mod secret;
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
+pub use emulator::EmulatorSettings;
 pub use oss::{
     CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, ReconcileSettings,
     SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,
@@ -79,6 +81,9 @@ pub struct Settings {
     /// Upload profiles by name.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
+    /// The built-in OSS emulator (development only).
+    #[serde(default)]
+    pub emulator: EmulatorSettings,
 }
 
 fn default_env() -> AppEnv {
@@ -245,6 +250,12 @@ impl Settings {
 
     /// Cross-field rules and production safety checks.
     fn validate(&self) -> Result<(), SettingsError> {
+        if self.env == AppEnv::Production && self.emulator.enabled {
+            return Err(invalid(
+                "emulator.enabled",
+                "the OSS emulator is for development only; set APP__EMULATOR__ENABLED=false in production",
+            ));
+        }
         let db = &self.database.url;
         if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
             return Err(SettingsError::Invalid {
@@ -414,6 +425,18 @@ mod tests {
     fn production_refuses_development_secret() {
         let err = Settings::load(&config_dir(), &env(&[("APP_ENV", "production")])).unwrap_err();
         assert!(err.to_string().contains("auth.keys."), "{err}");
+    }
+
+    #[test]
+    fn emulator_is_on_locally_and_refused_in_production() {
+        let s = Settings::load(&config_dir(), &env(&[])).unwrap();
+        assert!(s.emulator.enabled);
+        let err = Settings::load(
+            &config_dir(),
+            &env(&[("APP_ENV", "production"), ("APP__EMULATOR__ENABLED", "true")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("emulator.enabled"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, IssuanceLimiter, Issuer};
+use crate::emulator::Emulator;
 use crate::middleware::request_context;
 use crate::ops::{self, Metrics, Readiness};
 use crate::rate_limit::RateLimiter;
@@ -29,10 +30,20 @@ pub struct Application {
     server: Server,
     spool: Arc<Spool>,
     store: DynStore,
+    /// The local OSS emulator's port and server, when `emulator.enabled`.
+    emulator: Option<(u16, Server)>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        // Bound first: profiles and the callback key allow-list must name its real port.
+        let emulator = if settings.emulator.enabled {
+            let emulator = Emulator::bind(&settings)?;
+            settings.use_emulator(&emulator.endpoint(), &emulator.public_key_url_prefix());
+            Some(emulator)
+        } else {
+            None
+        };
         let store = store::open(&settings.database).context("opening the database")?;
         let spool = Spool::open(&settings.callback.spool_dir)
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
@@ -129,11 +140,15 @@ impl Application {
             database = %settings.database.redacted_url(),
             "listening"
         );
+        let emulator = emulator
+            .map(|e| Ok::<_, std::io::Error>((e.port(), e.start()?)))
+            .transpose()?;
         Ok(Application {
             port,
             server: server.run(),
             spool,
             store,
+            emulator,
         })
     }
 
@@ -141,10 +156,21 @@ impl Application {
         self.port
     }
 
+    /// The OSS emulator's port, when it runs.
+    pub fn emulator_port(&self) -> Option<u16> {
+        self.emulator.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish (up to
     /// `server.shutdown_grace_secs`) and makes one last attempt to flush the spool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await?;
+        match self.emulator {
+            Some((_, emulator)) => {
+                let (main, emulator) = futures_util::future::join(self.server, emulator).await;
+                main.and(emulator)?;
+            }
+            None => self.server.await?,
+        }
         if self.spool.depth() > 0 {
             match tokio::time::timeout(Duration::from_secs(5), self.spool.replay(&self.store)).await {
                 Ok(Ok(n)) => tracing::info!(replayed = n, "spool flushed at shutdown"),

@@ -105,6 +105,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     let mut env: HashMap<String, String> = HashMap::new();
     env.insert("APP__SERVER__PORT".into(), "0".into());
     env.insert("APP__SERVER__WORKERS".into(), "2".into());
+    // The OSS emulator keeps files in its data dir: tests that want it pass their own (emulator.rs).
+    env.insert("APP__EMULATOR__ENABLED".into(), "false".into());
     env.insert("DATABASE_URL".into(), database_url.into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
@@ -118,6 +120,9 @@ pub struct TestApp {
     pub address: String,
     #[allow(dead_code)]
     pub port: u16,
+    /// The OSS emulator's port, when the test enabled it.
+    #[allow(dead_code)]
+    pub emulator_port: Option<u16>,
     pub client: reqwest::Client,
     pub db: TestDb,
 }
@@ -143,11 +148,13 @@ pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> Test
     }
     let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
+    let emulator_port = app.emulator_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         _data_dir: data_dir,
         address: format!("http://127.0.0.1:{port}"),
         port,
+        emulator_port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

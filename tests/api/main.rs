@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod callback;
 mod credentials;
+mod emulator;
 mod foundation;
 mod ops;
 mod oss_stand_in;

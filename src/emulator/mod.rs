@@ -1,0 +1,124 @@
+//! A local stand-in for Alibaba Cloud OSS, for development and tests: PostObject forms, presigned
+//! and header-signed PUT/GET/HEAD/DELETE, OSS's XML errors, objects kept on disk, and upload
+//! callbacks signed with RSA exactly as OSS signs them.
+//!
+//! It talks to the rest of the service only as OSS does, over HTTP: it imports `signing` (the
+//! same verifiers the issuing side's signatures are pinned against), `settings`, and nothing of
+//! `credentials` or `callback`. Its own listener is bound before the rest of the application is
+//! built, so `Settings::use_emulator` can point profiles and the callback key allow-list at the
+//! real (possibly random) port.
+
+mod callback_sender;
+mod errors;
+mod image_info;
+mod keys;
+mod object_ops;
+mod objects;
+mod post_object;
+mod server;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::settings::Settings;
+use callback_sender::CallbackSender;
+use keys::CallbackKey;
+use objects::ObjectStore;
+
+/// Where the emulator serves its callback public key, below a prefix no bucket can take (bucket
+/// names have no `_`).
+pub const PUBLIC_KEY_PREFIX: &str = "/_emulator/";
+pub const PUBLIC_KEY_PATH: &str = "/_emulator/callback_pub_key_v1.pem";
+
+/// Shared by the emulator's handlers.
+pub(crate) struct EmulatorState {
+    access_key_id: String,
+    secret: SecretString,
+    objects: ObjectStore,
+    key: Arc<CallbackKey>,
+    sender: CallbackSender,
+}
+
+impl EmulatorState {
+    /// The secret of an access key id, as the signing verifiers ask for it.
+    fn secret_for(&self, access_key_id: &str) -> Option<String> {
+        (access_key_id == self.access_key_id).then(|| self.secret.expose_secret().to_owned())
+    }
+}
+
+/// A bound, not yet serving emulator.
+pub struct Emulator {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: web::Data<EmulatorState>,
+}
+
+impl Emulator {
+    /// Binds the listener and prepares the data directory and signing key.
+    pub fn bind(settings: &Settings) -> anyhow::Result<Emulator> {
+        let cfg = &settings.emulator;
+        let listener = TcpListener::bind((cfg.host, cfg.port))
+            .with_context(|| format!("binding the OSS emulator to {}:{}", cfg.host, cfg.port))?;
+        let mut addr = listener.local_addr()?;
+        // Clients cannot dial the wildcard address: advertise loopback instead.
+        if addr.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        } else if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+            addr.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        }
+        let objects = ObjectStore::open(&cfg.data_dir)
+            .with_context(|| format!("opening emulator.data_dir {}", cfg.data_dir.display()))?;
+        let key = Arc::new(
+            CallbackKey::load_or_create(&cfg.data_dir).context("loading the emulator's callback key")?,
+        );
+        let sender = CallbackSender::new(key.clone(), &format!("http://{addr}{PUBLIC_KEY_PATH}"))
+            .context("building the emulator's callback client")?;
+        let state = EmulatorState {
+            access_key_id: settings.oss.access_key_id.clone(),
+            secret: settings.oss_secret()?.value,
+            objects,
+            key,
+            sender,
+        };
+        Ok(Emulator {
+            listener,
+            addr,
+            state: web::Data::new(state),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT`: the endpoint profiles upload to, in path style.
+    pub fn endpoint(&self) -> url::Url {
+        // An address always makes a valid http URL.
+        url::Url::parse(&format!("http://{}", self.addr)).expect("socket address URL")
+    }
+
+    /// Every public-key URL this emulator hands out starts with this.
+    pub fn public_key_url_prefix(&self) -> String {
+        format!("http://{}{PUBLIC_KEY_PREFIX}", self.addr)
+    }
+
+    /// Starts serving on the actix runtime of the caller; the returned server runs until stopped.
+    pub fn start(self) -> std::io::Result<Server> {
+        let state = self.state;
+        tracing::info!(port = self.addr.port(), "OSS emulator listening");
+        Ok(HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(server::dispatch))
+        })
+        .listen(self.listener)?
+        .workers(1)
+        .shutdown_timeout(5)
+        .run())
+    }
+}

@@ -1,0 +1,88 @@
+//! Settings of the built-in OSS emulator (`[emulator]`), and how the rest of the settings follow it.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EmulatorSettings {
+    /// Start the local OSS emulator. On in `local` (config/local.toml); refused in `production`.
+    pub enabled: bool,
+    /// Address to listen on; loopback unless you mean to expose it.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Objects, their metadata and the emulator's callback signing key live here.
+    pub data_dir: PathBuf,
+}
+
+impl Default for EmulatorSettings {
+    fn default() -> Self {
+        EmulatorSettings {
+            enabled: false,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 9000,
+            data_dir: PathBuf::from("data/emulator"),
+        }
+    }
+}
+
+impl super::Settings {
+    /// Points the settings at a running emulator: every profile without an explicit `endpoint`
+    /// uploads to `endpoint` in path style, and the callback verifier may fetch public keys under
+    /// `key_url_prefix`. Called once the emulator's listener is bound, so a random test port works
+    /// exactly like the configured one.
+    pub fn use_emulator(&mut self, endpoint: &url::Url, key_url_prefix: &str) {
+        for profile in self.profiles.values_mut() {
+            if profile.endpoint.is_none() {
+                profile.endpoint = Some(endpoint.clone());
+                profile.path_style = true;
+            }
+        }
+        let prefixes = &mut self.callback.allowed_key_url_prefixes;
+        if !prefixes.iter().any(|p| p == key_url_prefix) {
+            prefixes.push(key_url_prefix.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::Settings;
+
+    #[test]
+    fn profiles_without_an_endpoint_follow_the_emulator() {
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let env: HashMap<String, String> = [(
+            "APP__PROFILES__VIDEO__ENDPOINT".to_owned(),
+            "https://oss-cn-shanghai.aliyuncs.com".to_owned(),
+        )]
+        .into();
+        let mut s = Settings::load(&dir, &env).unwrap();
+        let emulator = url::Url::parse("http://127.0.0.1:41234").unwrap();
+        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
+        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
+        let avatar = &s.profiles["avatar"];
+        assert_eq!(avatar.endpoint.as_ref(), Some(&emulator));
+        assert!(avatar.path_style);
+        let video = &s.profiles["video"];
+        assert_eq!(
+            video.endpoint.as_ref().unwrap().host_str(),
+            Some("oss-cn-shanghai.aliyuncs.com")
+        );
+        assert!(!video.path_style);
+        let prefixes = &s.callback.allowed_key_url_prefixes;
+        assert_eq!(
+            prefixes.iter().filter(|p| p.contains("41234")).count(),
+            1,
+            "{prefixes:?}"
+        );
+        assert!(prefixes
+            .iter()
+            .any(|p| p.starts_with("https://gosspublic.alicdn.com/")));
+    }
+}
