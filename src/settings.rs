@@ -288,6 +288,12 @@ impl Settings {
                     .into(),
             });
         }
+        if self.env == AppEnv::Production && self.callback.url.is_none() {
+            return Err(SettingsError::Missing {
+                key: "callback.url".into(),
+                hint: "set APP__CALLBACK__URL to the public https URL OSS can reach".into(),
+            });
+        }
         if !self.callback.path.starts_with('/') {
             return Err(invalid("callback.path", "must start with `/`"));
         }
@@ -318,6 +324,24 @@ impl Settings {
             self.env,
             "dev-only-upload-token-secret",
         )
+    }
+
+    /// Without a configured `callback.url`, OSS (locally: the emulator) calls this process at the
+    /// address it bound.
+    pub fn default_callback_url_to(&mut self, port: u16) {
+        if self.callback.url.is_none() {
+            let host = if self.server.host.is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                SocketAddr::new(self.server.host, port).ip().to_string()
+            };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            self.callback.url = Url::parse(&format!("http://{host}:{port}{}", self.callback.path)).ok();
+        }
     }
 
     /// The key ring that signs and verifies upload tokens.

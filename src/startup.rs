@@ -36,6 +36,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.server.addr())
+            .with_context(|| format!("binding {}", settings.server.addr()))?;
+        let port = listener.local_addr()?.port();
+        settings.default_callback_url_to(port);
         // Bound first: profiles and the callback key allow-list must name its real port.
         let emulator = if settings.emulator.enabled {
             let emulator = Emulator::bind(&settings)?;
@@ -62,9 +66,6 @@ impl Application {
         )
         .await?;
 
-        let listener = TcpListener::bind(settings.server.addr())
-            .with_context(|| format!("binding {}", settings.server.addr()))?;
-        let port = listener.local_addr()?.port();
         let settings = Arc::new(settings);
         let store_data = web::Data::new(store.clone());
         let readiness_data = web::Data::from(readiness);

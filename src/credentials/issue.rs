@@ -102,13 +102,20 @@ pub struct Issuer {
 impl Issuer {
     pub fn from_settings(settings: &Settings) -> Result<Issuer, SettingsError> {
         let token_keys = settings.upload_token_key_ring()?;
-        let callback_url = settings.callback.url.to_string();
+        let url = settings
+            .callback
+            .url
+            .as_ref()
+            .ok_or_else(|| SettingsError::Missing {
+                key: "callback.url".into(),
+                hint: "set APP__CALLBACK__URL".into(),
+            })?;
+        let callback_url = url.to_string();
         let callback_host = settings
             .callback
             .host
             .clone()
             .or_else(|| {
-                let url = &settings.callback.url;
                 url.host_str().map(|h| match url.port() {
                     Some(p) => format!("{h}:{p}"),
                     None => h.to_string(),

@@ -30,8 +30,9 @@ impl OssSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackSettings {
-    /// The `callbackUrl` OSS POSTs to: this service's public address plus `path`.
-    pub url: url::Url,
+    /// The `callbackUrl` OSS POSTs to: this service's public address plus `path`. Required in
+    /// production; locally it defaults to the address the service binds.
+    pub url: Option<url::Url>,
     /// `callbackHost`; defaults to the host of `url`.
     pub host: Option<String>,
     /// The route we serve the callback on, and the path OSS signs.

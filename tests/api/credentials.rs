@@ -105,7 +105,7 @@ async fn v4_profile_gets_a_complete_signed_form(kind: StoreKind) {
     assert_eq!(c["callback_param"]["callbackBodyType"], "application/json");
     assert_eq!(
         c["callback_param"]["callbackUrl"],
-        "http://127.0.0.1:8080/v1/oss/callback"
+        format!("http://127.0.0.1:{}/v1/oss/callback", app.port)
     );
     let body = c["callback_param"]["callbackBody"].as_str().unwrap();
     assert!(

@@ -571,24 +571,15 @@ async fn virtual_host_requests_work_and_objects_survive_a_restart() {
 /// the allow-listed emulator URL), records the upload and answers the app through the emulator.
 #[tokio::test]
 async fn the_services_callback_records_emulator_uploads() {
-    // The callback URL must name the service's port before it starts: reserve a free one.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    // The default callback URL is on loopback: the service points it at the port it bound.
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().display().to_string();
-    let callback_url = format!("http://127.0.0.1:{port}/v1/oss/callback");
     let app = spawn_app_with(
         StoreKind::Sqlite,
         &[
-            ("APP__SERVER__PORT", &port),
             ("APP__EMULATOR__ENABLED", "true"),
             ("APP__EMULATOR__PORT", "0"),
             ("APP__EMULATOR__DATA_DIR", &dir),
-            ("APP__CALLBACK__URL", &callback_url),
         ],
     )
     .await;
