@@ -25,6 +25,7 @@ const DEAD: &str = "dead-letter.ndjson";
 /// One spooled write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // short-lived, serialised at once; boxing buys nothing
 pub enum SpoolEntry {
     Completed(CompletedUpload),
     Issued(PendingUpload),

@@ -32,7 +32,7 @@ pub async fn complete(
         UploadStatus::Completed | UploadStatus::Rejected => record,
         UploadStatus::Pending | UploadStatus::Abandoned => {
             match settler.settle(&record, UploadSource::Client, Utc::now()).await {
-                Ok(Settled::Recorded(record)) => record,
+                Ok(Settled::Recorded(record)) => *record,
                 Ok(Settled::Missing) => {
                     return Err(ApiError::conflict(
                         "object_not_found",

@@ -20,7 +20,7 @@ pub struct Settler {
 #[derive(Debug)]
 pub enum Settled {
     /// Completed or rejected now, or already before.
-    Recorded(UploadRecord),
+    Recorded(Box<UploadRecord>),
     /// No object under the issued key.
     Missing,
 }
@@ -91,6 +91,6 @@ impl Settler {
                 tracing::info!(upload_id = %record.upload_id, "rejected object deleted");
             }
         }
-        Ok(Settled::Recorded(recorded.record().clone()))
+        Ok(Settled::Recorded(Box::new(recorded.record().clone())))
     }
 }
