@@ -11,5 +11,6 @@ mod foundation;
 mod ops;
 mod oss_stand_in;
 mod outage;
+mod reconcile;
 mod records;
 mod tcp_proxy;
