@@ -8,6 +8,7 @@
 mod auth;
 mod oss;
 mod secret;
+mod sts;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +25,7 @@ pub use oss::{
     DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
+pub use sts::StsSettings;
 
 /// Which deployment the process runs as; selected by `APP_ENV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -74,6 +76,9 @@ pub struct Settings {
     pub oss: OssSettings,
     pub callback: CallbackSettings,
     pub upload_token: UploadTokenSettings,
+    /// STS temporary credentials for the SDKs (off by default).
+    #[serde(default)]
+    pub sts: StsSettings,
     /// Upload profiles by name.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
@@ -278,6 +283,7 @@ impl Settings {
             profile.validate(name)?;
         }
         auth::validate(&self.auth, self.env)?;
+        self.sts.validate(self.env, &self.profiles)?;
         Ok(())
     }
 

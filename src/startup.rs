@@ -19,6 +19,7 @@ use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{spawn_replayer, Spool};
 use crate::store::{self, DynStore, StoreError};
+use crate::sts::{self, StsService};
 
 pub struct Application {
     port: u16,
@@ -32,6 +33,7 @@ impl Application {
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
         let readiness = Arc::new(Readiness::new(spool.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
+        let sts_data = web::Data::new(StsService::from_settings(&settings, issuer_data.profiles())?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
@@ -78,10 +80,12 @@ impl Application {
                 .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
                 .app_data(accounts.clone())
+                .app_data(sts_data.clone())
                 .configure(ops::configure)
                 .configure(auth::configure)
                 .configure(credentials::configure)
                 .configure(records::configure)
+                .configure(sts::configure)
                 .configure(callback::configure(
                     &settings_data.callback.path,
                     settings_data.callback.max_body_bytes,

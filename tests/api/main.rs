@@ -9,4 +9,5 @@ mod foundation;
 mod oss_stand_in;
 mod outage;
 mod records;
+mod sts;
 mod tcp_proxy;
