@@ -142,3 +142,106 @@ impl StsSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use crate::settings::Settings;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, crate::settings::SettingsError> {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(&dir, &env)
+    }
+
+    const ENABLED: [(&str, &str); 3] = [
+        ("APP__STS__ENABLED", "true"),
+        ("APP__STS__ROLE_ARN", "acs:ram::1234567890123456:role/oss-upload"),
+        ("APP__STS__PROFILE", "avatar"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        ENABLED.iter().chain(extra).copied().collect()
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> String {
+        load(pairs).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn disabled_by_default_and_enabled_with_dev_secret_locally() {
+        let s = load(&[]).unwrap();
+        assert!(!s.sts.enabled);
+        assert_eq!(s.sts.duration_secs, 3600);
+        let s = load(&with(&[])).unwrap();
+        assert!(s.sts.enabled);
+        assert_eq!(
+            s.sts.secret(s.env).unwrap().source,
+            crate::settings::secret::SecretSource::DevelopmentDefault
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        for (extra, key) in [
+            (("APP__STS__DURATION_SECS", "899"), "sts.duration_secs"),
+            (("APP__STS__DURATION_SECS", "3601"), "sts.duration_secs"),
+            (("APP__STS__TIMEOUT_SECS", "0"), "sts.timeout_secs"),
+            (
+                ("APP__STS__REFRESH_BEFORE_SECS", "3600"),
+                "sts.refresh_before_secs",
+            ),
+            (("APP__STS__ROLE_ARN", "oss-upload"), "sts.role_arn"),
+            (("APP__STS__PROFILE", "nope"), "sts.profile"),
+            (("APP__STS__ENDPOINT", "ftp://sts.example"), "sts.endpoint"),
+        ] {
+            let err = error_of(&with(&[extra]));
+            assert!(err.contains(key), "{extra:?}: {err}");
+        }
+        let err = error_of(&[("APP__PROFILES__AVATAR__STS", "true")]);
+        assert!(err.contains("profiles.avatar.sts"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_the_real_key() {
+        let prod = [
+            ("APP_ENV", "production"),
+            (
+                "APP__AUTH__KEYS__K1__SECRET",
+                "a-production-secret-of-decent-length-0123456789",
+            ),
+            (
+                "APP__UPLOAD_TOKEN__KEYS__T1__SECRET",
+                "another-production-secret-0123456789abcdef",
+            ),
+            ("APP__OSS__ACCESS_KEY_ID", "LTAI5tRealKey"),
+            ("APP__OSS__ACCESS_KEY_SECRET", "oss-secret"),
+            ("APP__CALLBACK__URL", "https://signer.example.com/v1/oss/callback"),
+            ("APP__STS__ENDPOINT", "https://sts.cn-hangzhou.aliyuncs.com"),
+        ];
+        // Baseline: production settings without STS load, so the failures below are STS's own.
+        load(&prod).unwrap();
+        let enabled: Vec<_> = prod.iter().chain(ENABLED.iter()).copied().collect();
+        assert!(error_of(&enabled).contains("sts.access_key_id"));
+        let with_id: Vec<_> = enabled
+            .iter()
+            .copied()
+            .chain([("APP__STS__ACCESS_KEY_ID", "LTAI5tStsCaller")])
+            .collect();
+        let err = error_of(&with_id);
+        assert!(
+            err.contains("sts.access_key_secret") && err.contains("APP__STS__ACCESS_KEY_SECRET"),
+            "{err}"
+        );
+        let mut http = with_id.clone();
+        http.push(("APP__STS__ACCESS_KEY_SECRET", "sts-secret"));
+        load(&http).unwrap();
+        http.push(("APP__STS__ENDPOINT", "http://sts.cn-hangzhou.aliyuncs.com"));
+        assert!(error_of(&http).contains("sts.endpoint"));
+    }
+}

@@ -83,7 +83,8 @@ impl StsClient {
             return Err(fault(status.as_u16(), &body));
         }
         let answer: AssumeRoleResponse = serde_json::from_slice(&body).map_err(|e| {
-            tracing::warn!(error = %e, "AssumeRole answer not understood");
+            // Where, not what: serde's message can quote a value, and values here are secrets.
+            tracing::warn!(kind = ?e.classify(), line = e.line(), column = e.column(), "AssumeRole answer not understood");
             StsError::BadAnswer("not an AssumeRole answer".into())
         })?;
         if answer.credentials.expiration <= Utc::now() {

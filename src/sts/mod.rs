@@ -241,3 +241,68 @@ impl StsService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn service(template: &str) -> Result<StsService, SettingsError> {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let env: HashMap<String, String> = [
+            ("APP__STS__ENABLED", "true"),
+            ("APP__STS__ROLE_ARN", "acs:ram::1234567890123456:role/oss-upload"),
+            ("APP__STS__PROFILE", "avatar"),
+            ("APP__PROFILES__AVATAR__KEY_TEMPLATE", template),
+            ("APP__PROFILES__AVATAR__STS", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = Settings::load(&dir, &env)?;
+        StsService::from_settings(&settings, &Profiles::from_settings(&settings)?)
+    }
+
+    #[test]
+    fn the_route_profile_must_keep_users_apart() {
+        let ok = service("avatars/{user_id}/{yyyy}/{upload_id}{ext}").unwrap();
+        assert!(ok.is_enabled() && ok.covers_uploads_of("avatar") && !ok.covers_uploads_of("video"));
+        for template in [
+            "avatars/{user_id}{upload_id}",
+            "{upload_id}/{user_id}/x",
+            "a*/{user_id}/{upload_id}",
+        ] {
+            let err = service(template).err().expect(template).to_string();
+            assert!(err.contains("profiles.avatar.key_template"), "{template}: {err}");
+        }
+    }
+
+    #[test]
+    fn upload_credentials_live_as_long_as_the_upload_but_at_least_900_s() {
+        let on = service("avatars/{user_id}/{upload_id}").unwrap().enabled.unwrap();
+        assert_eq!(on.uploads["avatar"].duration_secs, 900);
+        assert_eq!(
+            on.uploads["avatar"].endpoint,
+            "https://oss-cn-hangzhou.aliyuncs.com"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret_or_token() {
+        let c: StsCredentials = serde_json::from_value(serde_json::json!({
+            "AccessKeyId": "STS.id", "AccessKeySecret": "very-secret", "SecurityToken": "CAIS-token",
+            "Expiration": "2026-11-24T11:00:00Z"
+        }))
+        .unwrap();
+        let part = UploadSts {
+            credentials: SdkCredentials::from(&c),
+            endpoint: "https://oss-cn-hangzhou.aliyuncs.com".into(),
+        };
+        let debug = format!("{part:?}");
+        assert!(debug.contains("STS.id") && !debug.contains("very-secret") && !debug.contains("CAIS"));
+        let json = serde_json::to_value(&part).unwrap();
+        assert_eq!(json["Expiration"], "2026-11-24T11:00:00Z");
+    }
+}
