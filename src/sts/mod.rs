@@ -23,7 +23,7 @@ pub use error::StsError;
 
 use crate::credentials::{encode_user_id, Profile, Profiles};
 use crate::routes::resource;
-use crate::settings::{Settings, SettingsError, StsSettings};
+use crate::settings::{ProfileSettings, Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;
 use client::StsClient;
@@ -107,17 +107,11 @@ pub struct StsService {
 }
 
 /// What the SDKs need as endpoint: the profile's, or OSS's public one for the region.
-fn oss_endpoint(settings: &Settings, profile: &str) -> String {
-    settings
-        .profiles
-        .get(profile)
-        .and_then(|p| {
-            p.endpoint
-                .as_ref()
-                .map(|u| u.as_str().trim_end_matches('/').to_string())
-                .or_else(|| Some(format!("https://oss-{}.aliyuncs.com", p.region)))
-        })
-        .unwrap_or_default()
+fn oss_endpoint(profile: &ProfileSettings) -> String {
+    match &profile.endpoint {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => format!("https://oss-{}.aliyuncs.com", profile.region),
+    }
 }
 
 impl StsService {
@@ -147,21 +141,16 @@ impl StsService {
             ));
         }
         let mut uploads = BTreeMap::new();
-        for name in profiles.names() {
-            let (Some(profile), Some(s)) = (profiles.get(name), settings.profiles.get(name)) else {
-                continue;
-            };
-            if s.sts {
-                // STS's minimum is 900 s; longer than the upload credential itself is pointless.
-                let lifetime = u32::try_from(profile.expires.num_seconds()).unwrap_or(u32::MAX);
-                uploads.insert(
-                    name.to_string(),
-                    UploadProfile {
-                        endpoint: oss_endpoint(settings, name),
-                        duration_secs: lifetime.clamp(StsSettings::MIN_DURATION_SECS, sts.duration_secs),
-                    },
-                );
-            }
+        for (name, profile) in settings.profiles.iter().filter(|(_, p)| p.sts) {
+            // STS's minimum is 900 s; longer than the upload credential itself is pointless.
+            let lifetime = u32::try_from(profile.expires_secs).unwrap_or(u32::MAX);
+            uploads.insert(
+                name.clone(),
+                UploadProfile {
+                    endpoint: oss_endpoint(profile),
+                    duration_secs: lifetime.clamp(StsSettings::MIN_DURATION_SECS, sts.duration_secs),
+                },
+            );
         }
         let secret = sts.secret(settings.env)?.value;
         Ok(StsService {
@@ -170,7 +159,11 @@ impl StsService {
                 cache: CredentialCache::new(chrono::Duration::seconds(
                     i64::try_from(sts.refresh_before_secs).unwrap_or(i64::MAX),
                 )),
-                route_endpoint: oss_endpoint(settings, &sts.profile),
+                route_endpoint: settings
+                    .profiles
+                    .get(&sts.profile)
+                    .map(oss_endpoint)
+                    .unwrap_or_default(),
                 route_profile,
                 duration_secs: sts.duration_secs,
                 uploads,
