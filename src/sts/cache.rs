@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
+use tracing::Instrument;
 
 use super::StsError;
 use crate::signing::sts::StsCredentials;
@@ -82,11 +83,15 @@ impl CredentialCache {
                     let task_key = key.clone();
                     let call = fetch();
                     // Settling needs the lock held here, so it always finds this Pending slot.
-                    let task = tokio::spawn(async move {
-                        let outcome = call.await.map(Arc::new);
-                        cache.settle(&task_key, id, &outcome);
-                        outcome
-                    });
+                    // In the first requester's span, so the call's log lines carry its request id.
+                    let task = tokio::spawn(
+                        async move {
+                            let outcome = call.await.map(Arc::new);
+                            cache.settle(&task_key, id, &outcome);
+                            outcome
+                        }
+                        .in_current_span(),
+                    );
                     let shared = async move { task.await.unwrap_or(Err(StsError::Internal)) }
                         .boxed()
                         .shared();

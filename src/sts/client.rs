@@ -91,7 +91,7 @@ impl StsClient {
             return Err(StsError::BadAnswer("credentials already expired".into()));
         }
         tracing::info!(
-            request_id = %answer.request_id,
+            sts_request_id = %answer.request_id,
             session = %session_name,
             access_key_id = %answer.credentials.access_key_id,
             expiration = %answer.credentials.expiration,
@@ -101,12 +101,20 @@ impl StsClient {
     }
 }
 
+/// `err` (already stripped of its URL) and its causes, e.g. `error sending request: ...: Connection refused`.
 fn transport_error(err: reqwest::Error) -> StsError {
+    let mut chain = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        chain.push_str(": ");
+        chain.push_str(&c.to_string());
+        cause = c.source();
+    }
     if err.is_timeout() {
-        tracing::warn!(error = %err, "AssumeRole timed out");
+        tracing::warn!(error = %chain, "AssumeRole timed out");
         StsError::Timeout
     } else {
-        tracing::warn!(error = %err, "AssumeRole transport error");
+        tracing::warn!(error = %chain, "AssumeRole transport error");
         StsError::Unreachable
     }
 }
@@ -124,7 +132,7 @@ fn fault(status: u16, body: &[u8]) -> StsError {
         status,
         code = %code,
         message = fault.as_ref().and_then(|f| f.message.as_deref()).unwrap_or(""),
-        request_id = fault.as_ref().and_then(|f| f.request_id.as_deref()).unwrap_or(""),
+        sts_request_id = fault.as_ref().and_then(|f| f.request_id.as_deref()).unwrap_or(""),
         "AssumeRole refused"
     );
     if code.starts_with("Throttling") || status == 429 {
