@@ -17,4 +17,5 @@ pub mod signing;
 pub mod spool;
 pub mod startup;
 pub mod store;
+pub mod sts;
 pub mod telemetry;

@@ -9,6 +9,7 @@ mod auth;
 mod emulator;
 mod oss;
 mod secret;
+mod sts;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +27,7 @@ pub use oss::{
     SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
+pub use sts::StsSettings;
 
 /// Which deployment the process runs as; selected by `APP_ENV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -78,6 +80,9 @@ pub struct Settings {
     pub upload_token: UploadTokenSettings,
     pub issuance: IssuanceSettings,
     pub reconcile: ReconcileSettings,
+    /// STS temporary credentials for the SDKs (off by default).
+    #[serde(default)]
+    pub sts: StsSettings,
     /// Upload profiles by name.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
@@ -301,6 +306,7 @@ impl Settings {
             profile.validate(name)?;
         }
         auth::validate(&self.auth, self.env)?;
+        self.sts.validate(self.env, &self.profiles)?;
         Ok(())
     }
 

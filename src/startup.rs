@@ -24,6 +24,7 @@ use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{spawn_replayer, Spool};
 use crate::store::{self, DynStore, StoreError};
+use crate::sts::{self, StsService};
 
 pub struct Application {
     port: u16,
@@ -57,6 +58,7 @@ impl Application {
             settings.issuance.rate_per_minute,
             settings.issuance.burst,
         )));
+        let sts_data = web::Data::new(StsService::from_settings(&settings, issuer_data.profiles())?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
         migrate_or_retry(
@@ -119,11 +121,13 @@ impl Application {
                 .app_data(usage_data.clone())
                 .app_data(metrics.clone())
                 .app_data(accounts.clone())
+                .app_data(sts_data.clone())
                 .configure(ops::configure)
                 .configure(auth::configure)
                 .configure(credentials::configure)
                 .configure(reconcile::configure)
                 .configure(records::configure)
+                .configure(sts::configure)
                 .configure(callback::configure(
                     &settings_data.callback.path,
                     settings_data.callback.max_body_bytes,

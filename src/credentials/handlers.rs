@@ -1,14 +1,16 @@
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use serde::Serialize;
 
 use super::custom_signer::SignRequest;
-use super::issue::{Issuer, UploadRequest};
+use super::issue::{Issuer, UploadCredential, UploadRequest};
 use super::SignatureVersion;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::ops::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::reconcile::Ledger;
+use crate::sts::{StsService, UploadSts};
 
 /// The per-user limit on issuance (`None`: off).
 pub struct IssuanceLimiter(pub Option<RateLimiter>);
@@ -18,12 +20,22 @@ fn new_upload_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// The credential, plus STS credentials for its one key when the profile asks for them.
+#[derive(Serialize)]
+struct Issued {
+    #[serde(flatten)]
+    credential: UploadCredential,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sts: Option<UploadSts>,
+}
+
 pub async fn create_upload(
     user: AuthUser,
     issuer: web::Data<Issuer>,
     metrics: web::Data<Metrics>,
     limiter: web::Data<IssuanceLimiter>,
     ledger: web::Data<Ledger>,
+    sts: web::Data<StsService>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(limiter) = &limiter.0 {
@@ -50,13 +62,24 @@ pub async fn create_upload(
         .credentials_issued
         .with_label_values(&[credential.profile.as_str(), version])
         .inc();
+    let sts = if sts.covers_uploads_of(&credential.profile) {
+        let part = sts.for_upload(
+            &user.user_id,
+            &credential.profile,
+            &credential.bucket,
+            &credential.key,
+        );
+        Some(part.await?)
+    } else {
+        None
+    };
     tracing::info!(
         upload_id = %credential.upload_id,
         profile = %credential.profile,
         version = ?credential.signature_version,
         "credential issued"
     );
-    Ok(HttpResponse::Created().json(credential))
+    Ok(HttpResponse::Created().json(Issued { credential, sts }))
 }
 
 pub async fn sign(

@@ -119,6 +119,9 @@ pub struct ProfileSettings {
     /// Custom callback variables the client may set, with the longest value allowed (bytes).
     #[serde(default)]
     pub vars: BTreeMap<String, usize>,
+    /// Add STS credentials scoped to the one issued key to `POST /v1/uploads` answers.
+    #[serde(default)]
+    pub sts: bool,
 }
 
 impl ProfileSettings {

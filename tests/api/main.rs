@@ -13,4 +13,5 @@ mod oss_stand_in;
 mod outage;
 mod reconcile;
 mod records;
+mod sts;
 mod tcp_proxy;
