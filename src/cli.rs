@@ -65,6 +65,14 @@ pub enum ApiKeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Create an account (even with registration turned off). The password is read from standard
+    /// input, so it never shows in the process list or shell history.
+    Create {
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// Disable an account: it can no longer log in or refresh; its refresh tokens are revoked.
     Disable { username: String },
     /// Enable a disabled account again.

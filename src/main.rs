@@ -95,6 +95,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let store = store::open(&settings.database)?;
             store.migrate().await?;
             let (username, disabled) = match &command {
+                UserCommand::Create { username, .. } => {
+                    let mut password = String::new();
+                    std::io::stdin().read_line(&mut password)?;
+                    let password =
+                        secrecy::SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
+                    let authenticator =
+                        std::sync::Arc::new(upload_signer::auth::Authenticator::from_settings(&settings)?);
+                    let accounts =
+                        upload_signer::auth::Accounts::new(&settings, store, authenticator).await?;
+                    let user = accounts
+                        .create(username, password)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("user {} ({}) created", user.username, user.id);
+                    return Ok(());
+                }
                 UserCommand::Disable { username } => (username, true),
                 UserCommand::Enable { username } => (username, false),
             };

@@ -51,6 +51,11 @@ impl Accounts {
         if !self.allow_registration {
             return Err(AuthError::RegistrationDisabled);
         }
+        self.create(username, password).await
+    }
+
+    /// Creates an account whatever `auth.allow_registration` says (operators: `user create`).
+    pub async fn create(&self, username: &str, password: SecretString) -> Result<User, AuthError> {
         let username = Username::parse(username)?;
         check_new_password(password.expose_secret(), &username)?;
         let user = User {

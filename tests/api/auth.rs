@@ -244,6 +244,31 @@ async fn operators_disable_and_enable_users_from_the_cli(kind: StoreKind) {
     let out = cli(&app, &["user", "disable", "nobody"]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
+
+    // `user create` reads the password from standard input, even with registration off.
+    let create = |password: &'static str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
+            .env_clear()
+            .env("APP_CONFIG_DIR", crate::helpers::config_dir())
+            .env("DATABASE_URL", app.db.url())
+            .env("APP__AUTH__ALLOW_REGISTRATION", "false")
+            .args(["user", "create", "Petra", "--password-stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create(PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("petra"));
+    tokens(login(&app, "petra", PASSWORD).await).await;
+    let again = create(PASSWORD);
+    assert!(!again.status.success(), "the username is taken");
+    assert!(!create("short").status.success(), "password rules apply");
 }
 
 async fn registration_can_be_disabled(kind: StoreKind) {
