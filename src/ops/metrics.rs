@@ -12,6 +12,8 @@ pub struct Metrics {
     pub callbacks: IntCounterVec,
     pub public_keys: IntCounterVec,
     pub spool_depth: IntGauge,
+    pub pending_uploads: IntGauge,
+    pub oldest_pending_age: IntGauge,
     pub db_connections: IntGaugeVec,
 }
 
@@ -42,6 +44,22 @@ impl Metrics {
             IntGauge::new("spool_depth", "Verified callbacks waiting for the database.").expect("gauge");
         registry
             .register(Box::new(spool_depth.clone()))
+            .expect("unique metric");
+        let pending_uploads = IntGauge::new(
+            "pending_uploads",
+            "Issued credentials not settled yet (the ledger).",
+        )
+        .expect("gauge");
+        registry
+            .register(Box::new(pending_uploads.clone()))
+            .expect("unique metric");
+        let oldest_pending_age = IntGauge::new(
+            "oldest_pending_upload_age_seconds",
+            "Age of the oldest pending upload; 0 when none.",
+        )
+        .expect("gauge");
+        registry
+            .register(Box::new(oldest_pending_age.clone()))
             .expect("unique metric");
         let db_connections = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state."),
@@ -78,6 +96,8 @@ impl Metrics {
                 &["result"],
             ),
             spool_depth,
+            pending_uploads,
+            oldest_pending_age,
             db_connections,
             registry,
         }

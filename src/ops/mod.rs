@@ -27,6 +27,14 @@ async fn scrape(
     store: web::Data<crate::store::DynStore>,
 ) -> actix_web::HttpResponse {
     metrics.spool_depth.set(readiness.spool_depth() as i64);
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(1), store.pending_summary()).await;
+    if let Ok(Ok((pending, oldest))) = summary {
+        metrics.pending_uploads.set(pending);
+        let age = oldest
+            .map(|t| (chrono::Utc::now() - t).num_seconds().max(0))
+            .unwrap_or(0);
+        metrics.oldest_pending_age.set(age);
+    }
     let (size, idle) = store.pool_status();
     metrics
         .db_connections

@@ -35,6 +35,7 @@ const CSV_COLUMNS: &[&str] = &[
     "image_width",
     "image_height",
     "image_format",
+    "status",
     "source",
     "client_ip",
     "oss_request_id",
@@ -72,6 +73,7 @@ fn csv_row(r: &UploadRecord) -> String {
         num(r.image_width.map(i64::from)),
         num(r.image_height.map(i64::from)),
         opt(&r.image_format),
+        r.status.as_str().to_string(),
         r.source.map(|s| s.as_str().to_string()).unwrap_or_default(),
         opt(&r.client_ip),
         opt(&r.oss_request_id),
@@ -123,7 +125,7 @@ pub fn stream(
                     Ok(rows) => {
                         let next = match rows.last() {
                             Some(last) if rows.len() == PAGE as usize => State::Page(Some(PageCursor {
-                                completed_at: last.completed_at.unwrap_or(last.issued_at),
+                                completed_at: filter.time_of(last),
                                 upload_id: last.upload_id.clone(),
                             })),
                             _ => State::Done,

@@ -6,7 +6,7 @@ use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::store::{DynStore, PageCursor, StoreError, UploadFilter};
+use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter};
 
 fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -28,7 +28,7 @@ async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Resul
         .map_err(store_error)?;
     let next_cursor = match rows.last() {
         Some(last) if rows.len() == limit as usize => Some(encode_cursor(&PageCursor {
-            completed_at: last.completed_at.unwrap_or(last.issued_at),
+            completed_at: filter.time_of(last),
             upload_id: last.upload_id.clone(),
         })),
         _ => None,
@@ -64,10 +64,12 @@ pub async fn stats(
     key.require("uploads:read")?;
     q.only(&["group_by"])?;
     let group = q.group()?;
-    let rows = store
-        .upload_stats(&q.filter()?, group)
-        .await
-        .map_err(store_error)?;
+    let mut filter = q.filter()?;
+    // Counting by status means counting every status, unless one is asked for.
+    if group == StatsGroup::Status && q.status.is_none() {
+        filter.status = None;
+    }
+    let rows = store.upload_stats(&filter, group).await.map_err(store_error)?;
     let (count, bytes) = rows
         .iter()
         .fold((0i64, 0i64), |(c, b), r| (c + r.count, b + r.bytes));

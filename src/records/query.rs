@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::store::{PageCursor, StatsGroup, UploadFilter};
+use crate::store::{PageCursor, StatsGroup, UploadFilter, UploadSource, UploadStatus};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
@@ -15,6 +15,9 @@ pub const MAX_LIMIT: u32 = 1000;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordsQuery {
+    /// `completed` unless given (statistics by status: every status).
+    pub status: Option<String>,
+    pub source: Option<String>,
     pub user_id: Option<String>,
     pub profile: Option<String>,
     pub bucket: Option<String>,
@@ -69,7 +72,25 @@ impl RecordsQuery {
                 other => Ok(other.clone()),
             }
         };
+        let status = match self.status.as_deref() {
+            None => Some(UploadStatus::Completed),
+            Some(s) => Some(UploadStatus::parse(s).map_err(|_| {
+                bad(
+                    "invalid_filter",
+                    "status is pending, completed, abandoned or rejected",
+                )
+            })?),
+        };
+        let source = match self.source.as_deref() {
+            None => None,
+            Some(s) => Some(
+                UploadSource::parse(s)
+                    .map_err(|_| bad("invalid_filter", "source is callback, client or reconciler"))?,
+            ),
+        };
         Ok(UploadFilter {
+            status,
+            source,
             user_id: nonempty(&self.user_id, "user_id")?,
             profile: nonempty(&self.profile, "profile")?,
             bucket: nonempty(&self.bucket, "bucket")?,
@@ -99,9 +120,11 @@ impl RecordsQuery {
             None | Some("day") => Ok(StatsGroup::Day),
             Some("profile") => Ok(StatsGroup::Profile),
             Some("user") => Ok(StatsGroup::User),
+            Some("status") => Ok(StatsGroup::Status),
+            Some("source") => Ok(StatsGroup::Source),
             Some(other) => Err(bad(
                 "invalid_filter",
-                format!("group_by {other:?}: use day, profile or user"),
+                format!("group_by {other:?}: use day, profile, user, status or source"),
             )),
         }
     }

@@ -7,11 +7,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{StoreError, UploadRecord};
+use super::{StoreError, UploadRecord, UploadSource, UploadStatus};
 
-/// Filters over completed uploads. Ranges are inclusive-exclusive: `[from, to)`.
+/// Filters over uploads. Ranges are inclusive-exclusive: `[from, to)`. Time filters and the
+/// sort order use the upload's *time*: `completed_at` for settled uploads (completed, rejected),
+/// `issued_at` for unsettled ones (pending, abandoned).
 #[derive(Debug, Clone, Default)]
 pub struct UploadFilter {
+    /// `None`: every status (statistics by status).
+    pub status: Option<UploadStatus>,
+    pub source: Option<UploadSource>,
     pub user_id: Option<String>,
     pub profile: Option<String>,
     pub bucket: Option<String>,
@@ -24,9 +29,28 @@ pub struct UploadFilter {
     pub completed_to: Option<DateTime<Utc>>,
 }
 
+impl UploadFilter {
+    /// The column the time filters and the order use.
+    pub fn time_column(&self) -> &'static str {
+        match self.status {
+            Some(UploadStatus::Pending | UploadStatus::Abandoned) => "issued_at",
+            _ => "completed_at",
+        }
+    }
+
+    /// A record's position in that order.
+    pub fn time_of(&self, record: &UploadRecord) -> DateTime<Utc> {
+        match self.time_column() {
+            "issued_at" => record.issued_at,
+            _ => record.completed_at.unwrap_or(record.issued_at),
+        }
+    }
+}
+
 /// Position after the last row of a page (newest first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
+    /// The upload's time in the filter's order (see [`UploadFilter::time_column`]).
     pub completed_at: DateTime<Utc>,
     pub upload_id: String,
 }
@@ -36,6 +60,8 @@ pub enum StatsGroup {
     Day,
     Profile,
     User,
+    Status,
+    Source,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,9 +136,17 @@ impl QueryBuilder {
         self.and(format!("{column}{c} >= {lo}{c} AND {column}{c} < {hi}{c}"));
     }
 
-    /// `WHERE status = 'completed'` plus every filter.
+    /// `WHERE` with every filter.
     pub fn filters(&mut self, f: &UploadFilter) {
-        self.sql.push_str(" WHERE status = 'completed'");
+        self.sql.push_str(" WHERE 1 = 1");
+        if let Some(status) = f.status {
+            let p = self.bind(Bind::Text(status.as_str().to_string()));
+            self.and(format!("status = {p}"));
+        }
+        if let Some(source) = f.source {
+            let p = self.bind(Bind::Text(source.as_str().to_string()));
+            self.and(format!("source = {p}"));
+        }
         if let Some(v) = &f.user_id {
             let p = self.bind(Bind::Text(v.clone()));
             self.and(format!("user_id = {p}"));
@@ -146,11 +180,11 @@ impl QueryBuilder {
         }
         if let Some(v) = f.completed_from {
             let p = self.bind(Bind::Time(v));
-            self.and(format!("completed_at >= {p}"));
+            self.and(format!("{} >= {p}", f.time_column()));
         }
         if let Some(v) = f.completed_to {
             let p = self.bind(Bind::Time(v));
-            self.and(format!("completed_at < {p}"));
+            self.and(format!("{} < {p}", f.time_column()));
         }
     }
 
@@ -160,19 +194,24 @@ impl QueryBuilder {
         if let Some(c) = cursor {
             let at = self.bind(Bind::Time(c.completed_at));
             let id = self.bind(Bind::Text(c.upload_id.clone()));
-            self.and(format!("(completed_at, upload_id) < ({at}, {id})"));
+            self.and(format!("({}, upload_id) < ({at}, {id})", f.time_column()));
         }
         let l = self.bind(Bind::Int(limit as i64));
-        self.sql
-            .push_str(&format!(" ORDER BY completed_at DESC, upload_id DESC LIMIT {l}"));
+        self.sql.push_str(&format!(
+            " ORDER BY {} DESC, upload_id DESC LIMIT {l}",
+            f.time_column()
+        ));
     }
 
-    /// `day_expr` renders `completed_at` as `YYYY-MM-DD` text.
+    /// `day_expr` renders the column named `{col}` as `YYYY-MM-DD` text.
     pub fn stats(&mut self, f: &UploadFilter, group: StatsGroup, day_expr: &str) {
+        let day = day_expr.replace("{col}", f.time_column());
         let key = match group {
-            StatsGroup::Day => day_expr,
+            StatsGroup::Day => day.as_str(),
             StatsGroup::Profile => "profile",
             StatsGroup::User => "user_id",
+            StatsGroup::Status => "status",
+            StatsGroup::Source => "COALESCE(source, 'none')",
         };
         self.sql = format!("SELECT {key} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM uploads");
         self.filters(f);

@@ -171,6 +171,9 @@ pub trait UploadStore {
     /// Marks a pending upload `abandoned` (no object was ever stored). `false` if it was not pending.
     async fn mark_abandoned(&self, upload_id: &str, reason: &str) -> Result<bool, StoreError>;
 
+    /// How many uploads are pending, and when the oldest of them was issued (metrics).
+    async fn pending_summary(&self) -> Result<(i64, Option<DateTime<Utc>>), StoreError>;
+
     /// How many uploads are in the store (all statuses); for tests and benchmarks.
     async fn count_uploads(&self) -> Result<i64, StoreError>;
 }

@@ -83,6 +83,17 @@ async fn metrics_move_with_traffic() {
     );
     assert!(after.contains("upload_signer_http_request_duration_seconds_bucket"));
     assert_eq!(sample(&after, "upload_signer_spool_depth"), Some(0.0));
+    // One of the two credentials was never used: the ledger holds it as pending.
+    let mut pending = None;
+    for _ in 0..40 {
+        pending = sample(&scrape(&app).await, "upload_signer_pending_uploads");
+        if pending == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending, Some(1.0));
+    assert!(sample(&after, "upload_signer_oldest_pending_upload_age_seconds").is_some());
     assert!(sample(&after, r#"upload_signer_db_pool_connections{state="idle"}"#).is_some());
 }
 

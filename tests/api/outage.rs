@@ -54,6 +54,8 @@ async fn callbacks_during_a_database_outage_are_spooled_and_replayed() {
         assert_eq!(answer["upload_id"], credential["upload_id"]);
         during.push(credential["upload_id"].as_str().unwrap().to_string());
     }
+    // And a credential nobody uploads with: its ledger row must still reach the database.
+    let unused = app.issue(&token, body.clone()).await;
     let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["status"], "unavailable");
     // The 8 callbacks, and the ledger entries of the 8 credentials issued meanwhile.
@@ -68,12 +70,24 @@ async fn callbacks_during_a_database_outage_are_spooled_and_replayed() {
     let mut count = 0;
     for _ in 0..100 {
         count = store.count_uploads().await.unwrap();
-        if count == 9 {
+        if count >= 9 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count, 9);
+    for _ in 0..100 {
+        count = store.count_uploads().await.unwrap();
+        if count == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 10, "nine completed uploads and one pending ledger row");
+    let pending = store
+        .get_upload(unused["upload_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(pending.status, upload_signer::store::UploadStatus::Pending);
     for upload_id in &during {
         assert_eq!(store.get_upload(upload_id).await.unwrap().size, Some(2048));
     }

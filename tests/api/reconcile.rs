@@ -10,6 +10,7 @@ use crate::helpers::{error_code, spawn_app_with, StoreKind, TestApp};
 use crate::on_both_stores;
 
 on_both_stores!(
+    a_callback_and_confirmations_racing_give_one_record,
     issued_credentials_enter_the_ledger_as_pending,
     an_app_confirms_an_upload_whose_callback_failed,
     the_reconciler_settles_expired_uploads,
@@ -178,6 +179,44 @@ async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
     assert_eq!(completed.size, Some(small.len() as i64));
     let rejected = store.get_upload(&id(&oversized)).await.unwrap();
     assert!(rejected.reason.unwrap().contains("over the profile's limit"));
+    // Backend teams see every status and source through the records API.
+    let (record, key) =
+        upload_signer::records::api_keys::generate("t", &["uploads:read".to_string()]).unwrap();
+    store.insert_api_key(&record).await.unwrap();
+    let get = |path: String| {
+        let req = app.client.get(app.url(&path)).bearer_auth(&key);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["upload_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&get("/v1/records/uploads?status=abandoned".into()).await),
+        [id(&never)]
+    );
+    assert_eq!(
+        ids(&get("/v1/records/uploads?status=rejected".into()).await),
+        [id(&oversized)]
+    );
+    assert_eq!(
+        ids(&get("/v1/records/uploads?source=reconciler".into()).await),
+        [id(&uploaded)]
+    );
+    let stats = get("/v1/records/stats?group_by=status".into()).await;
+    assert_eq!(
+        stats["groups"],
+        json!([
+            {"group": "abandoned", "count": 1, "bytes": 0},
+            {"group": "completed", "count": 1, "bytes": small.len()},
+            {"group": "rejected", "count": 1, "bytes": 5 * 1024 * 1024 + 1},
+        ])
+    );
+
     // The rejected object was deleted from the bucket; the good one is still there.
     let settings = crate::helpers::test_settings(app.db.url(), &[]);
     let oss = upload_signer::reconcile::OssClient::from_settings(&settings).unwrap();
@@ -254,4 +293,51 @@ async fn concurrent_reconcilers_never_share_an_upload(kind: StoreKind) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn a_callback_and_confirmations_racing_give_one_record(kind: StoreKind) {
+    let oss = crate::oss_stand_in::OssStandIn::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = app(
+        kind,
+        &data,
+        &[
+            DEAD_CALLBACK,
+            ("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", oss.prefix.as_str()),
+        ],
+    )
+    .await;
+    let file = b"\x89PNG\r\n\x1a\n race".to_vec();
+    let c = issue(&app, "alice", file.len()).await;
+    let id = c["upload_id"].as_str().unwrap().to_string();
+    assert_eq!(put(&app, &c, file).await.status(), 203);
+    eventually(&app, &id, UploadStatus::Pending).await;
+
+    // The late callback (an SDK retry, say) and several confirmations, all at once.
+    let mut callback = oss.callback_for(&c, &crate::oss_stand_in::ObjectFacts::default());
+    callback.path = "/v1/oss/callback".into();
+    let (from_callback, confirmations) = tokio::join!(
+        async { callback.send(&app).await.text().await.unwrap() },
+        futures_util::future::join_all((0..5).map(|_| async {
+            let resp = complete(&app, "alice", &id).await;
+            assert_eq!(resp.status(), 200);
+            resp.text().await.unwrap()
+        })),
+    );
+    for body in &confirmations {
+        assert_eq!(body, &from_callback, "every answer is the one stored record");
+    }
+    let record = app.store().get_upload(&id).await.unwrap();
+    assert_eq!(record.status, UploadStatus::Completed);
+    let page = app
+        .client
+        .get(app.url("/v1/me/uploads"))
+        .bearer_auth(app.token_for("alice"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "one record");
 }

@@ -48,11 +48,7 @@ impl RecordStore for PostgresStore {
         group: StatsGroup,
     ) -> Result<Vec<StatsRow>, StoreError> {
         let mut q = QueryBuilder::new(true);
-        q.stats(
-            filter,
-            group,
-            "to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        );
+        q.stats(filter, group, "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
         let rows = bind_all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;

@@ -176,6 +176,15 @@ impl UploadStore for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn pending_summary(&self) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(issued_at) AS oldest FROM uploads WHERE status = 'pending'",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("oldest")?))
+    }
+
     async fn count_uploads(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM uploads")
             .fetch_one(self.pool())

@@ -48,7 +48,7 @@ impl RecordStore for SqliteStore {
         group: StatsGroup,
     ) -> Result<Vec<StatsRow>, StoreError> {
         let mut q = QueryBuilder::new(false);
-        q.stats(filter, group, "substr(completed_at, 1, 10)");
+        q.stats(filter, group, "substr({col}, 1, 10)");
         let rows = bind_all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
