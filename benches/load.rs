@@ -13,9 +13,11 @@
 //! Knobs (environment variables, defaults in brackets): `BENCH_CONCURRENCY` [64],
 //! `BENCH_DURATION_SECS` [10, the cap of each timed run], `BENCH_ISSUE_REQUESTS` [200000],
 //! `BENCH_USERS` [10000], `BENCH_CALLBACKS` [20000], `BENCH_RECORDS` [1000000],
-//! `BENCH_PAGE_REQUESTS` [20000], `BENCH_STATS_REQUESTS` [2000], `BENCH_CLIENT_THREADS` [1],
+//! `BENCH_RECORDS_CONCURRENCY` [8: backend dashboards, not 64 phones; and 64 pages of 100
+//! records in flight cannot each finish in 10 ms on two cores], `BENCH_PAGE_REQUESTS` [20000], `BENCH_STATS_REQUESTS` [2000], `BENCH_CLIENT_THREADS` [1],
 //! `BENCH_SERVER_WORKERS` [0: one per core], `BENCH_DB_CONNECTIONS` [server default],
-//! `BENCH_LOG_LEVEL` [warn], `BENCH_ONLY` [all: comma list of issue,callback,records],
+//! `BENCH_LOG_LEVEL` [warn], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
+//! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records],
 //! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432].
 //!
 //! Timing assertions live here, never in the test suite: this prints and checks only
@@ -64,12 +66,14 @@ struct Knobs {
     users: usize,
     callbacks: usize,
     records: usize,
+    records_concurrency: usize,
     page_requests: usize,
     stats_requests: usize,
     client_threads: usize,
     server_workers: usize,
     db_connections: Option<u32>,
     log_level: String,
+    pg_tls: bool,
     only: Vec<String>,
     postgres: String,
 }
@@ -83,6 +87,7 @@ impl Knobs {
             users: knob("BENCH_USERS", 10_000),
             callbacks: knob("BENCH_CALLBACKS", 20_000),
             records: knob("BENCH_RECORDS", 1_000_000),
+            records_concurrency: knob("BENCH_RECORDS_CONCURRENCY", 8),
             page_requests: knob("BENCH_PAGE_REQUESTS", 20_000),
             stats_requests: knob("BENCH_STATS_REQUESTS", 2_000),
             client_threads: knob("BENCH_CLIENT_THREADS", 1),
@@ -91,6 +96,7 @@ impl Knobs {
                 .ok()
                 .map(|v| v.parse().expect("BENCH_DB_CONNECTIONS is a number")),
             log_level: std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
+            pg_tls: knob("BENCH_PG_TLS", 0) == 1,
             only: std::env::var("BENCH_ONLY")
                 .unwrap_or_else(|_| "issue,callback,records".into())
                 .split(',')
@@ -206,9 +212,8 @@ async fn issuance(knobs: &Knobs, server: &Server) -> anyhow::Result<()> {
         concurrency: knobs.concurrency,
         keep_bodies: false,
     };
-    server.reset_peak_rss();
-    let result = run.drive(server.addr).await;
-    Report::new("issue", &result, server.peak_rss_kb()).print();
+    let result = run.drive_measured(server).await;
+    Report::new("issue", &result, server).print();
     Ok(())
 }
 
@@ -251,9 +256,8 @@ async fn callbacks(knobs: &Knobs, server: &Server, oss: &KeyServer, db: &BenchDb
         concurrency: knobs.concurrency,
         keep_bodies: false,
     };
-    server.reset_peak_rss();
-    let result = run.drive(server.addr).await;
-    Report::new("callback", &result, server.peak_rss_kb()).print();
+    let result = run.drive_measured(server).await;
+    Report::new("callback", &result, server).print();
     let recorded = db.completed_count().await? - before;
     let spooled = server.spool_depth().await;
     println!(
@@ -338,12 +342,11 @@ async fn records(knobs: &Knobs, server: &Server, db: &BenchDb) -> anyhow::Result
         expect: StatusCode::OK,
         max_requests: knobs.page_requests,
         max_duration: knobs.duration,
-        concurrency: knobs.concurrency,
+        concurrency: knobs.records_concurrency,
         keep_bodies: false,
     };
-    server.reset_peak_rss();
-    let result = run.drive(server.addr).await;
-    Report::new("records page", &result, server.peak_rss_kb()).print();
+    let result = run.drive_measured(server).await;
+    Report::new("records page", &result, server).print();
 
     // Stats: per day over a 30-day window of one profile, the dashboard's usual question.
     let stats: Vec<Prepared> = (0..600)
@@ -363,12 +366,11 @@ async fn records(knobs: &Knobs, server: &Server, db: &BenchDb) -> anyhow::Result
         expect: StatusCode::OK,
         max_requests: knobs.stats_requests,
         max_duration: knobs.duration,
-        concurrency: knobs.concurrency,
+        concurrency: knobs.records_concurrency,
         keep_bodies: false,
     };
-    server.reset_peak_rss();
-    let result = run.drive(server.addr).await;
-    Report::new("records stats", &result, server.peak_rss_kb()).print();
+    let result = run.drive_measured(server).await;
+    Report::new("records stats", &result, server).print();
     Ok(())
 }
 
@@ -446,6 +448,7 @@ struct RunResult {
     /// Microseconds, sorted.
     latencies: Vec<u32>,
     bodies: Vec<Bytes>,
+    cpu_before: Option<CpuUse>,
 }
 
 #[derive(Default)]
@@ -457,6 +460,15 @@ struct ConnResult {
 }
 
 impl LoadRun {
+    /// Runs against `server`, accounting CPU use from the start.
+    async fn drive_measured(self, server: &Server) -> RunResult {
+        server.reset_peak_rss();
+        let before = CpuUse::now(server.pid);
+        let mut result = self.drive(server.addr).await;
+        result.cpu_before = Some(before);
+        result
+    }
+
     async fn drive(self, addr: SocketAddr) -> RunResult {
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
@@ -556,14 +568,77 @@ struct Report<'a> {
     name: &'a str,
     result: &'a RunResult,
     peak_rss_kb: Option<u64>,
+    cpu: Option<CpuUse>,
+}
+
+/// CPU seconds spent during a run by the server, this load generator and Postgres. Throughput
+/// depends on what else the two cores are doing; CPU time per request much less so.
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    server: f64,
+    client: f64,
+    postgres: f64,
+}
+
+impl CpuUse {
+    fn now(server_pid: u32) -> CpuUse {
+        CpuUse {
+            server: cpu_secs(&format!("/proc/{server_pid}/stat")).unwrap_or(0.0),
+            client: cpu_secs("/proc/self/stat").unwrap_or(0.0),
+            postgres: postgres_cpu_secs(),
+        }
+    }
+
+    fn since(self, before: CpuUse) -> CpuUse {
+        CpuUse {
+            server: self.server - before.server,
+            client: self.client - before.client,
+            postgres: self.postgres - before.postgres,
+        }
+    }
+}
+
+/// Clock ticks per second of `/proc/*/stat` times; 100 on Linux everywhere that matters.
+const TICKS: f64 = 100.0;
+
+/// utime + stime of a process (its threads included), in seconds.
+fn cpu_secs(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the `(comm)`, which may itself hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS)
+}
+
+/// CPU seconds of every `postgres` process (backends come and go; the pool keeps them alive).
+fn postgres_cpu_secs() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .filter_map(|e| cpu_secs(&e.path().join("stat").to_string_lossy()))
+        .sum()
 }
 
 impl<'a> Report<'a> {
-    fn new(name: &'a str, result: &'a RunResult, peak_rss_kb: Option<u64>) -> Self {
+    fn new(name: &'a str, result: &'a RunResult, server: &Server) -> Self {
         Report {
             name,
             result,
-            peak_rss_kb,
+            peak_rss_kb: server.peak_rss_kb(),
+            cpu: result
+                .cpu_before
+                .map(|before| CpuUse::now(server.pid).since(before)),
         }
     }
 
@@ -596,7 +671,7 @@ impl<'a> Report<'a> {
         let r = self.result;
         let secs = r.duration.as_secs_f64();
         println!(
-            "{:<14} {:>8} {:>8.2} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9}",
+            "{:<14} {:>8} {:>7.2} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>9}  {}",
             self.name,
             r.requests,
             secs,
@@ -608,6 +683,10 @@ impl<'a> Report<'a> {
             r.errors,
             self.peak_rss_kb
                 .map_or("?".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+            self.cpu.map_or("?".to_string(), |c| {
+                let per = |secs: f64| secs * 1e6 / r.requests.max(1) as f64;
+                format!("{:.0} {:.0} {:.0}", per(c.server), per(c.client), per(c.postgres))
+            }),
         );
         if r.errors > 0 {
             println!("  first error: {}", r.first_error);
@@ -638,7 +717,15 @@ impl Server {
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "local".into()),
             ("APP_CONFIG_DIR".into(), config_dir().display().to_string()),
-            ("DATABASE_URL".into(), db.url.clone()),
+            // Postgres is on loopback here: TLS would only add work (sqlx prefers it by default).
+            (
+                "DATABASE_URL".into(),
+                if knobs.pg_tls {
+                    db.url.clone()
+                } else {
+                    format!("{}?sslmode=disable", db.url)
+                },
+            ),
             ("APP__SERVER__PORT".into(), port.to_string()),
             ("APP__SERVER__WORKERS".into(), knobs.server_workers.to_string()),
             ("APP__ISSUANCE__RATE_PER_MINUTE".into(), "0".into()),
@@ -921,7 +1008,8 @@ impl BenchDb {
             .bind(n as i64)
             .execute(&mut conn)
             .await?;
-        sqlx::query("ANALYZE uploads").execute(&mut conn).await?;
+        // As autovacuum would have left a table this old: hint bits set, statistics fresh.
+        sqlx::query("VACUUM ANALYZE uploads").execute(&mut conn).await?;
         Ok(())
     }
 }
