@@ -1,4 +1,5 @@
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
 use serde_json::json;
 
 use super::api_keys::ApiKey;
@@ -6,7 +7,7 @@ use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter};
+use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord};
 
 fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -33,7 +34,18 @@ async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Resul
         })),
         _ => None,
     };
-    Ok(HttpResponse::Ok().json(json!({ "items": rows, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(Page {
+        items: &rows,
+        next_cursor,
+    }))
+}
+
+/// A page as sent. Serialised straight from the records: `json!` would first copy all hundred of
+/// them into a tree of `Value`s (a map allocation per record and per field), then serialise that.
+#[derive(Serialize)]
+struct Page<'a> {
+    items: &'a [UploadRecord],
+    next_cursor: Option<String>,
 }
 
 pub async fn list(
