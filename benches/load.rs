@@ -16,7 +16,7 @@
 //! `BENCH_RECORDS_CONCURRENCY` [8: backend dashboards, not 64 phones; and 64 pages of 100
 //! records in flight cannot each finish in 10 ms on two cores], `BENCH_PAGE_REQUESTS` [20000], `BENCH_STATS_REQUESTS` [2000], `BENCH_CLIENT_THREADS` [1],
 //! `BENCH_SERVER_WORKERS` [0: one per core], `BENCH_DB_CONNECTIONS` [server default],
-//! `BENCH_LOG_LEVEL` [warn], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
+//! `BENCH_LOG_LEVEL` [warn], `BENCH_SERVER_LOG` [0: the server's stderr is discarded], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
 //! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records],
 //! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432].
 //!
@@ -74,6 +74,7 @@ struct Knobs {
     db_connections: Option<u32>,
     log_level: String,
     pg_tls: bool,
+    server_log: bool,
     only: Vec<String>,
     postgres: String,
 }
@@ -97,6 +98,7 @@ impl Knobs {
                 .map(|v| v.parse().expect("BENCH_DB_CONNECTIONS is a number")),
             log_level: std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
             pg_tls: knob("BENCH_PG_TLS", 0) == 1,
+            server_log: knob("BENCH_SERVER_LOG", 0) == 1,
             only: std::env::var("BENCH_ONLY")
                 .unwrap_or_else(|_| "issue,callback,records".into())
                 .split(',')
@@ -644,7 +646,7 @@ impl<'a> Report<'a> {
 
     fn header() -> String {
         format!(
-            "{:<14} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}",
+            "{:<14} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}  {}",
             "workload",
             "requests",
             "secs",
@@ -654,7 +656,8 @@ impl<'a> Report<'a> {
             "p99 ms",
             "max ms",
             "errors",
-            "peak RSS"
+            "peak RSS",
+            "CPU µs/req: server client postgres"
         )
     }
 
@@ -755,6 +758,13 @@ impl Server {
             .current_dir(data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            // Its warnings (sqlx's slow-statement alerts under the stats load, say) would bury the
+            // table; `BENCH_SERVER_LOG=1` shows them.
+            .stderr(if knobs.server_log {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().expect("server pid");

@@ -139,13 +139,13 @@ impl QueryBuilder {
     /// `WHERE` with every filter.
     pub fn filters(&mut self, f: &UploadFilter) {
         self.sql.push_str(" WHERE 1 = 1");
+        // Closed enums, written as literals so Postgres can match the partial indexes
+        // (`WHERE status = 'completed'`) even with a generic plan for the prepared statement.
         if let Some(status) = f.status {
-            let p = self.bind(Bind::Text(status.as_str().to_string()));
-            self.and(format!("status = {p}"));
+            self.and(format!("status = '{}'", status.as_str()));
         }
         if let Some(source) = f.source {
-            let p = self.bind(Bind::Text(source.as_str().to_string()));
-            self.and(format!("source = {p}"));
+            self.and(format!("source = '{}'", source.as_str()));
         }
         if let Some(v) = &f.user_id {
             let p = self.bind(Bind::Text(v.clone()));
