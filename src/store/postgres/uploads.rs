@@ -49,37 +49,28 @@ pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
 impl UploadStore for PostgresStore {
     #[tracing::instrument(skip_all, fields(n = uploads.len()))]
     async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError> {
-        let mut inserted = 0;
-        // Seven parameters a row; stay well under both backends' parameter limits.
-        for chunk in uploads.chunks(100) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let p: Vec<String> = (1..=7).map(|j| format!("${}", i * 7 + j)).collect();
-                    format!(
-                        "({}, {}, {}, {}, {}, 'pending', {}, {})",
-                        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at) \
-                 VALUES {} ON CONFLICT (upload_id) DO NOTHING",
-                rows.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for u in chunk {
-                query = query
-                    .bind(&u.upload_id)
-                    .bind(&u.user_id)
-                    .bind(&u.profile)
-                    .bind(&u.bucket)
-                    .bind(&u.key)
-                    .bind(u.issued_at)
-                    .bind(u.expires_at);
-            }
-            inserted += query.execute(self.pool()).await?.rows_affected();
-        }
-        Ok(inserted)
+        // One statement text whatever the batch size (a single prepared statement), the rows as
+        // seven arrays.
+        let column = |f: fn(&PendingUpload) -> &str| uploads.iter().map(f).collect::<Vec<&str>>();
+        let issued: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.issued_at).collect();
+        let expires: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.expires_at).collect();
+        let done = sqlx::query(
+            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at)
+             SELECT id, usr, prf, bkt, k, 'pending', iss, exp
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+                  AS t(id, usr, prf, bkt, k, iss, exp)
+             ON CONFLICT (upload_id) DO NOTHING",
+        )
+        .bind(column(|u| &u.upload_id))
+        .bind(column(|u| &u.user_id))
+        .bind(column(|u| &u.profile))
+        .bind(column(|u| &u.bucket))
+        .bind(column(|u| &u.key))
+        .bind(issued)
+        .bind(expires)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     #[tracing::instrument(skip_all, fields(upload_id = %u.upload_id))]
