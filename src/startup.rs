@@ -78,7 +78,6 @@ impl Application {
         let (ledger, _ledger_writer) = Ledger::start(store.clone(), spool.clone());
         let ledger_data = web::Data::new(ledger);
         let settler = Arc::new(Settler::from_settings(&settings, store.clone())?);
-        let settler_for_callback = settler.clone();
         if settings.reconcile.enabled {
             Reconciler::from_settings(&settings, settler.clone()).spawn();
         }
@@ -93,7 +92,7 @@ impl Application {
             delete_rejected: settings
                 .reconcile
                 .delete_rejected
-                .then(|| settler_for_callback.oss.clone()),
+                .then(|| settler_data.oss.clone()),
         });
         spawn_replayer(
             spool.clone(),

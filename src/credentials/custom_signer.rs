@@ -91,10 +91,9 @@ impl Issuer {
             .profiles()
             .get(&claims.profile)
             .ok_or_else(|| refuse("the upload's profile no longer exists"))?;
-        let content_type = normalise_content_type(&parsed.content_type)
+        normalise_content_type(&parsed.content_type)
             .filter(|ct| profile.allows_content_type(ct))
             .ok_or_else(|| refuse("content type not allowed for this profile"))?;
-        debug_assert!(!content_type.is_empty());
 
         // Variables: only the profile's names, within their limits; the set of names is bound by
         // the callback template compared below.

@@ -64,10 +64,6 @@ pub fn looks_like_api_key(token: &str) -> bool {
     token.starts_with(PREFIX)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Writes `last_used_at` at most once a minute per key.
 #[derive(Default)]
 pub struct UsageTracker {
@@ -140,7 +136,7 @@ async fn authenticate(req: HttpRequest) -> Result<ApiKey, ApiError> {
         Err(err) => return Err(ApiError::internal(err)),
     };
     if record.revoked_at.is_some()
-        || !constant_time_eq(hash_secret(secret).as_bytes(), record.secret_hash.as_bytes())
+        || !crate::signing::ct_eq(hash_secret(secret).as_bytes(), record.secret_hash.as_bytes())
     {
         return Err(invalid());
     }
