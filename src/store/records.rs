@@ -97,6 +97,29 @@ pub(super) enum Bind {
     Time(DateTime<Utc>),
 }
 
+impl Bind {
+    /// Binds `binds` in order, on either backend.
+    pub(super) fn all<'q, DB>(
+        mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+        binds: &'q [Bind],
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        for b in binds {
+            query = match b {
+                Bind::Text(v) => query.bind(v),
+                Bind::Int(v) => query.bind(*v),
+                Bind::Time(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+}
+
 /// Sorts after every string that starts with a given prefix (bytewise comparison).
 const PREFIX_END: char = '\u{10FFFF}';
 

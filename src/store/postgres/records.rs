@@ -1,7 +1,5 @@
 use async_trait::async_trait;
-use sqlx::postgres::PgArguments;
-use sqlx::query::Query;
-use sqlx::{Postgres, Row};
+use sqlx::Row;
 
 use super::uploads::{to_record, COLUMNS};
 use super::PostgresStore;
@@ -9,20 +7,6 @@ use crate::store::records::{
     Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
 };
 use crate::store::{StoreError, UploadRecord};
-
-fn bind_all<'q>(
-    mut query: Query<'q, Postgres, PgArguments>,
-    binds: &'q [Bind],
-) -> Query<'q, Postgres, PgArguments> {
-    for b in binds {
-        query = match b {
-            Bind::Text(v) => query.bind(v),
-            Bind::Int(v) => query.bind(v),
-            Bind::Time(v) => query.bind(v),
-        };
-    }
-    query
-}
 
 #[async_trait]
 impl RecordStore for PostgresStore {
@@ -35,7 +19,7 @@ impl RecordStore for PostgresStore {
     ) -> Result<Vec<UploadRecord>, StoreError> {
         let mut q = QueryBuilder::new(true);
         q.page(COLUMNS, filter, cursor, limit);
-        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+        let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(to_record).collect()
@@ -49,7 +33,7 @@ impl RecordStore for PostgresStore {
     ) -> Result<Vec<StatsRow>, StoreError> {
         let mut q = QueryBuilder::new(true);
         q.stats(filter, group, "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
-        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+        let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
         rows.iter()

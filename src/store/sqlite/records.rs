@@ -1,7 +1,5 @@
 use async_trait::async_trait;
-use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Row, Sqlite};
+use sqlx::Row;
 
 use super::uploads::{to_record, COLUMNS};
 use super::SqliteStore;
@@ -9,20 +7,6 @@ use crate::store::records::{
     Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
 };
 use crate::store::{StoreError, UploadRecord};
-
-fn bind_all<'q>(
-    mut query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    binds: &'q [Bind],
-) -> Query<'q, Sqlite, SqliteArguments<'q>> {
-    for b in binds {
-        query = match b {
-            Bind::Text(v) => query.bind(v),
-            Bind::Int(v) => query.bind(v),
-            Bind::Time(v) => query.bind(v),
-        };
-    }
-    query
-}
 
 #[async_trait]
 impl RecordStore for SqliteStore {
@@ -35,7 +19,7 @@ impl RecordStore for SqliteStore {
     ) -> Result<Vec<UploadRecord>, StoreError> {
         let mut q = QueryBuilder::new(false);
         q.page(COLUMNS, filter, cursor, limit);
-        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+        let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(to_record).collect()
@@ -49,7 +33,7 @@ impl RecordStore for SqliteStore {
     ) -> Result<Vec<StatsRow>, StoreError> {
         let mut q = QueryBuilder::new(false);
         q.stats(filter, group, "substr({col}, 1, 10)");
-        let rows = bind_all(sqlx::query(&q.sql), &q.binds)
+        let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
         rows.iter()
