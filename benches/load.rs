@@ -1011,7 +1011,8 @@ impl BenchDb {
     }
 
     /// `n` uploads in one statement, spread like production: skewed users, mostly chat images,
-    /// sizes from kilobytes to a gigabyte, completed over the last half year, a few still pending.
+    /// sizes from kilobytes to a gigabyte, completed over the last half year, a few still pending;
+    /// written in time order, as a live table fills (rows of one day share heap pages).
     async fn load_records(&self, n: usize) -> anyhow::Result<()> {
         let mut conn = self.connect().await?;
         sqlx::query(LOAD_RECORDS_SQL)
@@ -1070,6 +1071,7 @@ FROM (
               FROM generate_series(1, $1) AS g) AS raw
     ) AS shaped
 ) AS rows
+ORDER BY at
 "#;
 
 impl Drop for BenchDb {

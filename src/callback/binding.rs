@@ -10,6 +10,12 @@ use crate::settings::ProfileSettings;
 use crate::signing::{self, upload_callback, TokenKeys};
 use crate::store::{CompletedUpload, UploadSource};
 
+/// Without U+0000, which Postgres text cannot hold: one in a reported field must not cost the
+/// upload its record.
+fn storable(value: &str) -> String {
+    value.replace('\0', "")
+}
+
 pub fn bind(
     fields: &BTreeMap<String, String>,
     token_keys: &TokenKeys,
@@ -31,7 +37,7 @@ pub fn bind(
         .and_then(|s| s.parse::<i64>().ok())
         .filter(|s| *s >= 0)
         .ok_or_else(|| CallbackError::MalformedBody("size is not a number".into()))?;
-    let text = |name: &str| fields.get(name).filter(|v| !v.is_empty()).cloned();
+    let text = |name: &str| Some(storable(fields.get(name)?)).filter(|v| !v.is_empty());
     let dimension = |name: &str| fields.get(name).and_then(|v| v.parse::<i32>().ok());
 
     // Custom variables: only those the profile allows, within their limits. A client can send
@@ -44,7 +50,7 @@ pub fn bind(
     {
         match allowed.and_then(|a| a.get(name)) {
             Some(max) if value.len() <= *max => {
-                vars.insert(name.to_string(), serde_json::Value::String(value.clone()));
+                vars.insert(name.to_string(), serde_json::Value::String(storable(value)));
             }
             _ => tracing::warn!(upload_id = %claims.upload_id, var = name, "custom variable dropped"),
         }

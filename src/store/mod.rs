@@ -8,6 +8,8 @@ mod api_keys;
 mod postgres;
 mod records;
 mod sqlite;
+pub mod timestamp;
+mod upload_row;
 mod uploads;
 pub mod users;
 
@@ -28,7 +30,7 @@ pub use users::{RefreshToken, User, UserStore};
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

@@ -189,7 +189,8 @@ impl QueryBuilder {
             Some((_, Some(major))) => self.prefix_range("mime_type", major),
             Some((exact, None)) => {
                 let p = self.bind(Bind::Text(exact.to_string()));
-                self.and(format!("mime_type = {p}"));
+                let c = self.bytewise;
+                self.and(format!("mime_type{c} = {p}{c}"));
             }
             None => {}
         }

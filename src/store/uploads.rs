@@ -123,8 +123,11 @@ pub struct UploadRecord {
     pub client_ip: Option<String>,
     pub oss_request_id: Option<String>,
     pub reason: Option<String>,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub issued_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
 }
 

@@ -13,6 +13,8 @@ on_both_stores!(
     form_callback_of_a_v1_profile_is_recorded,
     forged_or_foreign_callbacks_are_refused,
     public_key_is_fetched_once_and_cached,
+    concurrent_and_repeated_callbacks_are_each_recorded_once,
+    nul_characters_in_a_callback_do_not_lose_the_upload,
 );
 
 async fn app_with_stand_in(kind: StoreKind) -> (TestApp, OssStandIn) {
@@ -80,6 +82,79 @@ async fn json_callback_is_verified_recorded_once_and_answered(kind: StoreKind) {
     assert_eq!(record.client_ip.as_deref(), Some("203.0.113.7"));
     assert_eq!(record.oss_request_id.as_deref(), Some("5F1D7E2A0000000000000001"));
     assert!(record.completed_at.is_some() && record.issued_at < record.expires_at);
+}
+
+/// Many callbacks at once, each also repeated: concurrent writes are grouped into shared
+/// statements on Postgres, and a repeat of an upload may land in the same group as its first.
+async fn concurrent_and_repeated_callbacks_are_each_recorded_once(kind: StoreKind) {
+    let (app, oss) = app_with_stand_in(kind).await;
+    let token = app.token_for("carol");
+    let mut callbacks = Vec::new();
+    for i in 0..24 {
+        let credential = app
+            .issue(
+                &token,
+                json!({"profile": "chat-image", "filename": "cat.jpg", "content_type": "image/jpeg",
+                       "size": 4096, "vars": {"caption": format!("photo {i}")}}),
+            )
+            .await;
+        let upload_id = credential["upload_id"].as_str().unwrap().to_string();
+        callbacks.push((upload_id, oss.callback_for(&credential, &ObjectFacts::default())));
+    }
+    let app = &app;
+    let sends = callbacks
+        .iter()
+        .flat_map(|(id, callback)| (0..3).map(move |_| (id, callback)))
+        .map(|(id, callback)| async move {
+            let response = callback.send(app).await;
+            assert_eq!(response.status(), 200);
+            (id.clone(), response.text().await.unwrap())
+        });
+    let answers = futures_util::future::join_all(sends).await;
+
+    let store = app.store();
+    assert_eq!(store.count_uploads().await.unwrap(), 24);
+    for (i, (upload_id, _)) in callbacks.iter().enumerate() {
+        let same: Vec<&String> = answers
+            .iter()
+            .filter(|(id, _)| id == upload_id)
+            .map(|(_, a)| a)
+            .collect();
+        assert_eq!(same.len(), 3);
+        assert!(same.iter().all(|a| *a == same[0]), "repeats answered alike");
+        let answer: Value = serde_json::from_str(same[0]).unwrap();
+        assert_eq!(answer["upload_id"], upload_id.as_str());
+        let record = store.get_upload(upload_id).await.unwrap();
+        assert_eq!(record.status, UploadStatus::Completed);
+        assert_eq!(record.vars["caption"], format!("photo {i}"));
+    }
+}
+
+/// Postgres text cannot hold U+0000; a callback carrying one is still recorded (without it).
+async fn nul_characters_in_a_callback_do_not_lose_the_upload(kind: StoreKind) {
+    let (app, oss) = app_with_stand_in(kind).await;
+    let token = app.token_for("dave");
+    let credential = app
+        .issue(
+            &token,
+            json!({"profile": "chat-image", "filename": "cat.jpg", "content_type": "image/jpeg", "size": 4096}),
+        )
+        .await;
+    let facts = ObjectFacts {
+        etag: "D41D8CD98F00B204\0E9800998ECF8427E",
+        mime_type: "image/jp\0eg",
+        ..ObjectFacts::default()
+    };
+    let response = oss.callback_for(&credential, &facts).send(&app).await;
+    assert_eq!(response.status(), 200);
+    let record = app
+        .store()
+        .get_upload(credential["upload_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(record.status, UploadStatus::Completed);
+    assert_eq!(record.etag.as_deref(), Some("D41D8CD98F00B204E9800998ECF8427E"));
+    assert_eq!(record.mime_type.as_deref(), Some("image/jpeg"));
 }
 
 async fn form_callback_of_a_v1_profile_is_recorded(kind: StoreKind) {

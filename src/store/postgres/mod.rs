@@ -1,6 +1,7 @@
 //! The production store.
 
 mod api_keys;
+mod group_commit;
 mod records;
 mod uploads;
 mod users;
@@ -16,6 +17,8 @@ use crate::settings::DatabaseSettings;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Batches concurrent completions into one statement and commit; see `group_commit`.
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 impl PostgresStore {
@@ -32,7 +35,10 @@ impl PostgresStore {
             .test_before_acquire(false)
             .acquire_timeout(settings.connect_timeout())
             .connect_lazy_with(options);
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            group_commit: group_commit::GroupCommit::start(pool.clone()),
+            pool,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

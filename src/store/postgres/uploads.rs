@@ -1,48 +1,141 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
 use sqlx::postgres::PgRow;
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 
 use super::PostgresStore;
-use crate::store::uploads::{
-    CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
-};
+use crate::store::upload_row::{self, COLUMNS, VARS};
+use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore};
 use crate::store::StoreError;
 
-pub(super) const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
-     image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
-     completed_at";
-
 pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
-    let vars: serde_json::Value = row.try_get("vars")?;
-    Ok(UploadRecord {
-        upload_id: row.try_get("upload_id")?,
-        user_id: row.try_get("user_id")?,
-        profile: row.try_get("profile")?,
-        bucket: row.try_get("bucket")?,
-        key: row.try_get("object_key")?,
-        status: UploadStatus::parse(row.try_get("status")?)?,
-        source: row
-            .try_get::<Option<&str>, _>("source")?
-            .map(UploadSource::parse)
-            .transpose()?,
-        size: row.try_get("size")?,
-        etag: row.try_get("etag")?,
-        mime_type: row.try_get("mime_type")?,
-        image_width: row.try_get("image_width")?,
-        image_height: row.try_get("image_height")?,
-        image_format: row.try_get("image_format")?,
-        vars: match vars {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        },
-        client_ip: row.try_get("client_ip")?,
-        oss_request_id: row.try_get("oss_request_id")?,
-        reason: row.try_get("reason")?,
-        issued_at: row.try_get("issued_at")?,
-        expires_at: row.try_get("expires_at")?,
-        completed_at: row.try_get("completed_at")?,
-    })
+    upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?))
+}
+
+/// The settled row's status.
+fn settled_status(u: &CompletedUpload) -> &'static str {
+    match u.rejected {
+        Some(_) => "rejected",
+        None => "completed",
+    }
+}
+
+/// Settles a pending (or abandoned) row or creates it; an already settled row is left alone.
+const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
+         status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
+         mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
+         image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
+         vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
+         reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
+     WHERE uploads.status IN ('pending', 'abandoned')";
+
+const SETTLED_COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
+     mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
+     expires_at, completed_at, reason";
+
+/// One completion in its own statement.
+pub(super) async fn record_one(pool: &PgPool, u: &CompletedUpload) -> Result<Recorded, StoreError> {
+    let sql = format!(
+        "INSERT INTO uploads ({SETTLED_COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         {SETTLE}
+         RETURNING {COLUMNS}"
+    );
+    let inserted = sqlx::query(&sql)
+        .bind(&u.upload_id)
+        .bind(&u.user_id)
+        .bind(&u.profile)
+        .bind(&u.bucket)
+        .bind(&u.key)
+        .bind(settled_status(u))
+        .bind(u.source.as_str())
+        .bind(u.size)
+        .bind(&u.etag)
+        .bind(&u.mime_type)
+        .bind(u.image_width)
+        .bind(u.image_height)
+        .bind(&u.image_format)
+        .bind(serde_json::Value::Object(u.vars.clone()))
+        .bind(&u.client_ip)
+        .bind(&u.oss_request_id)
+        .bind(u.issued_at)
+        .bind(u.expires_at)
+        .bind(u.completed_at)
+        .bind(&u.rejected)
+        .fetch_optional(pool)
+        .await?;
+    match inserted {
+        Some(row) => Ok(Recorded::Created(to_record(&row)?)),
+        None => Ok(Recorded::AlreadyCompleted(get_one(pool, &u.upload_id).await?)),
+    }
+}
+
+/// Many completions (distinct uploads) in one statement, the rows as arrays: returns the rows
+/// this statement settled, by upload id.
+pub(super) async fn insert_many(
+    pool: &PgPool,
+    uploads: &[&CompletedUpload],
+) -> Result<HashMap<String, UploadRecord>, StoreError> {
+    fn column<'a, T>(uploads: &[&'a CompletedUpload], f: impl Fn(&'a CompletedUpload) -> T) -> Vec<T> {
+        uploads.iter().map(|u| f(u)).collect()
+    }
+    let sql = format!(
+        "INSERT INTO uploads ({SETTLED_COLUMNS})
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+             $7::text[], $8::int8[], $9::text[], $10::text[], $11::int4[], $12::int4[], $13::text[],
+             $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
+             $19::timestamptz[], $20::text[])
+         {SETTLE}
+         RETURNING {COLUMNS}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(column(uploads, |u| u.upload_id.as_str()))
+        .bind(column(uploads, |u| u.user_id.as_str()))
+        .bind(column(uploads, |u| u.profile.as_str()))
+        .bind(column(uploads, |u| u.bucket.as_str()))
+        .bind(column(uploads, |u| u.key.as_str()))
+        .bind(column(uploads, settled_status))
+        .bind(column(uploads, |u| u.source.as_str()))
+        .bind(column(uploads, |u| u.size))
+        .bind(column(uploads, |u| u.etag.as_deref()))
+        .bind(column(uploads, |u| u.mime_type.as_deref()))
+        .bind(column(uploads, |u| u.image_width))
+        .bind(column(uploads, |u| u.image_height))
+        .bind(column(uploads, |u| u.image_format.as_deref()))
+        .bind(column(uploads, |u| serde_json::Value::Object(u.vars.clone())))
+        .bind(column(uploads, |u| u.client_ip.as_deref()))
+        .bind(column(uploads, |u| u.oss_request_id.as_deref()))
+        .bind(column(uploads, |u| u.issued_at))
+        .bind(column(uploads, |u| u.expires_at))
+        .bind(column(uploads, |u| u.completed_at))
+        .bind(column(uploads, |u| u.rejected.as_deref()))
+        .fetch_all(pool)
+        .await?;
+    by_id(&rows)
+}
+
+/// The rows of these uploads as they are now, by upload id.
+pub(super) async fn fetch_many(
+    pool: &PgPool,
+    upload_ids: &[&str],
+) -> Result<HashMap<String, UploadRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE upload_id = ANY($1)");
+    let rows = sqlx::query(&sql).bind(upload_ids).fetch_all(pool).await?;
+    by_id(&rows)
+}
+
+fn by_id(rows: &[PgRow]) -> Result<HashMap<String, UploadRecord>, StoreError> {
+    rows.iter()
+        .map(|row| to_record(row).map(|r| (r.upload_id.clone(), r)))
+        .collect()
+}
+
+async fn get_one(pool: &PgPool, upload_id: &str) -> Result<UploadRecord, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM uploads WHERE upload_id = $1");
+    let row = sqlx::query(&sql).bind(upload_id).fetch_one(pool).await?;
+    to_record(&row)
 }
 
 #[async_trait]
@@ -75,57 +168,14 @@ impl UploadStore for PostgresStore {
 
     #[tracing::instrument(skip_all, fields(upload_id = %u.upload_id))]
     async fn record_completed(&self, u: &CompletedUpload) -> Result<Recorded, StoreError> {
-        let sql = format!(
-            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
-                 mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
-                 expires_at, completed_at, reason)
-             VALUES ($1, $2, $3, $4, $5, $19, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20)
-             ON CONFLICT (upload_id) DO UPDATE SET
-                 status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
-                 mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
-                 image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
-                 vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
-                 reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
-             WHERE uploads.status IN ('pending', 'abandoned')
-             RETURNING {COLUMNS}"
-        );
-        let inserted = sqlx::query(&sql)
-            .bind(&u.upload_id)
-            .bind(&u.user_id)
-            .bind(&u.profile)
-            .bind(&u.bucket)
-            .bind(&u.key)
-            .bind(u.source.as_str())
-            .bind(u.size)
-            .bind(&u.etag)
-            .bind(&u.mime_type)
-            .bind(u.image_width)
-            .bind(u.image_height)
-            .bind(&u.image_format)
-            .bind(serde_json::Value::Object(u.vars.clone()))
-            .bind(&u.client_ip)
-            .bind(&u.oss_request_id)
-            .bind(u.issued_at)
-            .bind(u.expires_at)
-            .bind(u.completed_at)
-            .bind(if u.rejected.is_some() {
-                "rejected"
-            } else {
-                "completed"
-            })
-            .bind(&u.rejected)
-            .fetch_optional(self.pool())
-            .await?;
-        match inserted {
-            Some(row) => Ok(Recorded::Created(to_record(&row)?)),
-            None => Ok(Recorded::AlreadyCompleted(self.get_upload(&u.upload_id).await?)),
+        match &self.group_commit {
+            Some(group) => group.record(self.pool(), u).await,
+            None => record_one(self.pool(), u).await,
         }
     }
 
     async fn get_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM uploads WHERE upload_id = $1");
-        let row = sqlx::query(&sql).bind(upload_id).fetch_one(self.pool()).await?;
-        to_record(&row)
+        get_one(self.pool(), upload_id).await
     }
 
     #[tracing::instrument(skip_all)]

@@ -1,11 +1,12 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::uploads::{to_record, COLUMNS};
+use super::uploads::to_record;
 use super::SqliteStore;
 use crate::store::records::{
     Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
 };
+use crate::store::upload_row::COLUMNS;
 use crate::store::{StoreError, UploadRecord};
 
 #[async_trait]

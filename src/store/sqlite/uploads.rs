@@ -4,46 +4,16 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::SqliteStore;
-use crate::store::uploads::{
-    CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
-};
+use crate::store::upload_row::{self, COLUMNS, VARS};
+use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore};
 use crate::store::StoreError;
-
-pub(super) const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
-     image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
-     completed_at";
 
 pub(super) fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
     // JSON is text on SQLite.
-    let vars: serde_json::Value = serde_json::from_str(row.try_get("vars")?).unwrap_or_default();
-    Ok(UploadRecord {
-        upload_id: row.try_get("upload_id")?,
-        user_id: row.try_get("user_id")?,
-        profile: row.try_get("profile")?,
-        bucket: row.try_get("bucket")?,
-        key: row.try_get("object_key")?,
-        status: UploadStatus::parse(row.try_get("status")?)?,
-        source: row
-            .try_get::<Option<&str>, _>("source")?
-            .map(UploadSource::parse)
-            .transpose()?,
-        size: row.try_get("size")?,
-        etag: row.try_get("etag")?,
-        mime_type: row.try_get("mime_type")?,
-        image_width: row.try_get("image_width")?,
-        image_height: row.try_get("image_height")?,
-        image_format: row.try_get("image_format")?,
-        vars: match vars {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        },
-        client_ip: row.try_get("client_ip")?,
-        oss_request_id: row.try_get("oss_request_id")?,
-        reason: row.try_get("reason")?,
-        issued_at: row.try_get("issued_at")?,
-        expires_at: row.try_get("expires_at")?,
-        completed_at: row.try_get("completed_at")?,
-    })
+    upload_row::from_row(
+        row,
+        upload_row::vars_map(serde_json::from_str(row.try_get(VARS)?).unwrap_or_default()),
+    )
 }
 
 #[async_trait]
