@@ -29,33 +29,46 @@ const SYSTEM_FIELDS: &[(&str, &str)] = &[
 /// The callback body template for one credential. `var_names` are custom variable names
 /// without the `x:` prefix; each is sent as the field `x:<name>`.
 pub fn body_template(body_type: CallbackBodyType, token: &str, var_names: &[&str]) -> String {
-    let mut fields: Vec<(String, String)> = SYSTEM_FIELDS
+    // Written straight into one string: this runs for every credential issued.
+    let mut out = String::with_capacity(400 + 40 * var_names.len() + token.len());
+    let fields = SYSTEM_FIELDS
         .iter()
-        .map(|(field, var)| (field.to_string(), format!("${{{var}}}")))
-        .collect();
-    for name in var_names {
-        fields.push((format!("x:{name}"), format!("${{x:{name}}}")));
-    }
+        .map(|(field, var)| (None, *field, *var))
+        .chain(var_names.iter().map(|name| (Some("x:"), *name, *name)));
     match body_type {
         CallbackBodyType::Json => {
             // OSS quotes substituted values itself; the token is a literal JSON string.
-            let mut parts: Vec<String> = fields
-                .iter()
-                .map(|(field, var)| format!("{}:{var}", json_string(field)))
-                .collect();
-            parts.push(format!("{}:{}", json_string(TOKEN_FIELD), json_string(token)));
-            format!("{{{}}}", parts.join(","))
+            out.push('{');
+            for (prefix, field, var) in fields {
+                let name = match prefix {
+                    Some(p) => json_string(&format!("{p}{field}")),
+                    None => json_string(field),
+                };
+                out.push_str(&name);
+                out.push_str(":${");
+                out.push_str(prefix.unwrap_or_default());
+                out.push_str(var);
+                out.push_str("},");
+            }
+            out.push_str(&json_string(TOKEN_FIELD));
+            out.push(':');
+            out.push_str(&json_string(token));
+            out.push('}');
         }
         CallbackBodyType::FormUrlEncoded => {
-            let mut parts: Vec<String> = fields
-                .iter()
-                .map(|(field, var)| format!("{field}={var}"))
-                .collect();
+            for (prefix, field, var) in fields {
+                let prefix = prefix.unwrap_or_default();
+                for part in [prefix, field, "=${", prefix, var, "}&"] {
+                    out.push_str(part);
+                }
+            }
             // Tokens are URL-safe (base64url and dots): no encoding needed.
-            parts.push(format!("{TOKEN_FIELD}={token}"));
-            parts.join("&")
+            out.push_str(TOKEN_FIELD);
+            out.push('=');
+            out.push_str(token);
         }
     }
+    out
 }
 
 fn json_string(s: &str) -> String {
@@ -144,6 +157,21 @@ mod tests {
             "x:caption" => Some("hi & \"you\"".into()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn templates_are_byte_for_byte_those_already_issued() {
+        // Issued credentials carry these inside signed policies and URLs; the custom signer
+        // recomputes them. They must not change from one release to the next.
+        let vars = ["caption", "conversation_id"];
+        assert_eq!(
+            body_template(CallbackBodyType::Json, "v1.t1.abc.def", &vars),
+            r#"{"bucket":${bucket},"object":${object},"etag":${etag},"size":${size},"mimeType":${mimeType},"height":${imageInfo.height},"width":${imageInfo.width},"format":${imageInfo.format},"crc64":${crc64},"contentMd5":${contentMd5},"clientIp":${clientIp},"reqId":${reqId},"x:caption":${x:caption},"x:conversation_id":${x:conversation_id},"token":"v1.t1.abc.def"}"#
+        );
+        assert_eq!(
+            body_template(CallbackBodyType::FormUrlEncoded, "v1.t1.abc.def", &vars),
+            "bucket=${bucket}&object=${object}&etag=${etag}&size=${size}&mimeType=${mimeType}&height=${imageInfo.height}&width=${imageInfo.width}&format=${imageInfo.format}&crc64=${crc64}&contentMd5=${contentMd5}&clientIp=${clientIp}&reqId=${reqId}&x:caption=${x:caption}&x:conversation_id=${x:conversation_id}&token=v1.t1.abc.def"
+        );
     }
 
     #[test]
