@@ -8,7 +8,8 @@
 //! 2. `callback`: distinct OSS callbacks, RSA-signed before timing starts, each verified and
 //!    recorded; afterwards the number of records must equal the number of callbacks sent;
 //! 3. `records page` / `records stats`: `GET /v1/records/uploads` (a filtered page of 100) and
-//!    `GET /v1/records/stats` over a table of a million uploads.
+//!    `GET /v1/records/stats` over a table of a million uploads; pages also from one connection
+//!    alone (`page, 1 conn.`), the query's latency without queueing.
 //!
 //! Knobs (environment variables, defaults in brackets): `BENCH_CONCURRENCY` [64],
 //! `BENCH_DURATION_SECS` [10, the cap of each timed run], `BENCH_ISSUE_REQUESTS` [200000],
@@ -339,16 +340,21 @@ async fn records(knobs: &Knobs, server: &Server, db: &BenchDb) -> anyhow::Result
             Prepared::get(&path, &auth)
         })
         .collect();
-    let run = LoadRun {
-        requests: Arc::new(pages),
-        expect: StatusCode::OK,
-        max_requests: knobs.page_requests,
-        max_duration: knobs.duration,
-        concurrency: knobs.records_concurrency,
-        keep_bodies: false,
-    };
-    let result = run.drive_measured(server).await;
-    Report::new("records page", &result, server).print();
+    // One dashboard alone (the query's own latency), then `records_concurrency` of them sharing
+    // the two cores (the target's run).
+    let pages = Arc::new(pages);
+    for (name, concurrency) in [("page, 1 conn.", 1), ("records page", knobs.records_concurrency)] {
+        let run = LoadRun {
+            requests: pages.clone(),
+            expect: StatusCode::OK,
+            max_requests: knobs.page_requests,
+            max_duration: knobs.duration,
+            concurrency,
+            keep_bodies: false,
+        };
+        let result = run.drive_measured(server).await;
+        Report::new(name, &result, server).print();
+    }
 
     // Stats: per day over a 30-day window of one profile, the dashboard's usual question.
     let stats: Vec<Prepared> = (0..600)

@@ -6,6 +6,12 @@ use upload_signer::settings::Settings;
 use upload_signer::startup::Application;
 use upload_signer::{store, telemetry};
 
+// glibc's malloc was a fifth of the server's CPU per issued credential (many small strings per
+// answer); mimalloc cut that path's CPU by ~14 % in interleaved benchmark runs, at ~50 MB peak RSS
+// instead of ~20 MB.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

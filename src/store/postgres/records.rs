@@ -9,9 +9,8 @@ use crate::store::records::{
 use crate::store::upload_row::COLUMNS;
 use crate::store::{StoreError, UploadRecord};
 
-// Record queries run unprepared (`persistent(false)`): Postgres then plans each one for its own
-// values. A cached generic plan cannot tell `image/*` over one profile (every row matches) from a
-// rare type, and picked a 500 ms content-type index scan for the former in the load benchmark.
+// Record queries are prepared once per connection but planned for their own values on every run
+// (`plan_cache_mode`, set in `PostgresStore::open`).
 #[async_trait]
 impl RecordStore for PostgresStore {
     #[tracing::instrument(skip_all)]
@@ -24,7 +23,6 @@ impl RecordStore for PostgresStore {
         let mut q = QueryBuilder::new(true);
         q.page(COLUMNS, filter, cursor, limit);
         let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
-            .persistent(false)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(to_record).collect()
@@ -39,7 +37,6 @@ impl RecordStore for PostgresStore {
         let mut q = QueryBuilder::new(true);
         q.stats(filter, group, "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
         let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
-            .persistent(false)
             .fetch_all(self.pool())
             .await?;
         rows.iter()
