@@ -166,6 +166,12 @@ impl QueryBuilder {
         // (`WHERE status = 'completed'`) even with a generic plan for the prepared statement.
         if let Some(status) = f.status {
             self.and(format!("status = '{}'", status.as_str()));
+            // True of every row of that status, and said outright so that the partial indexes
+            // (`WHERE completed_at IS [NOT] NULL`) apply.
+            self.and(match status {
+                UploadStatus::Completed | UploadStatus::Rejected => "completed_at IS NOT NULL".into(),
+                UploadStatus::Pending | UploadStatus::Abandoned => "completed_at IS NULL".into(),
+            });
         }
         if let Some(source) = f.source {
             self.and(format!("source = '{}'", source.as_str()));
