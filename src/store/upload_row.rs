@@ -1,9 +1,10 @@
 //! An upload row as both backends return it: the columns of [`COLUMNS`], read by position.
 
 use chrono::{DateTime, Utc};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
-use super::{StoreError, UploadRecord, UploadSource, UploadStatus};
+use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus};
 
 /// The columns `from_row` reads, in its order.
 pub const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
@@ -61,4 +62,75 @@ pub fn vars_map(value: serde_json::Value) -> serde_json::Map<String, serde_json:
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
     }
+}
+
+/// The columns a settled upload writes, in the order [`bind_settled`] binds them.
+pub const SETTLED_COLUMNS: &str =
+    "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
+     mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
+     expires_at, completed_at, reason";
+
+/// Settles a pending (or abandoned) row or creates it; an already settled row is left alone.
+pub const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
+         status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
+         mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
+         image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
+         vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
+         reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
+     WHERE uploads.status IN ('pending', 'abandoned')";
+
+/// `INSERT` of one settled upload with placeholders `{sigil}1` to `{sigil}20`, returning the row.
+pub fn settle_one_sql(sigil: char) -> String {
+    let values: Vec<String> = (1..=20).map(|i| format!("{sigil}{i}")).collect();
+    format!(
+        "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}) {SETTLE} RETURNING {COLUMNS}",
+        values.join(", ")
+    )
+}
+
+/// The settled row's status.
+pub fn settled_status(u: &CompletedUpload) -> &'static str {
+    match u.rejected {
+        Some(_) => "rejected",
+        None => "completed",
+    }
+}
+
+/// Binds `u` in [`SETTLED_COLUMNS`] order, `vars` as each backend stores JSON.
+pub fn bind_settled<'q, DB, V>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    u: &'q CompletedUpload,
+    vars: V,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    V: Encode<'q, DB> + Type<DB> + 'q,
+    &'q String: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    &'q Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(&u.upload_id)
+        .bind(&u.user_id)
+        .bind(&u.profile)
+        .bind(&u.bucket)
+        .bind(&u.key)
+        .bind(settled_status(u))
+        .bind(u.source.as_str())
+        .bind(u.size)
+        .bind(&u.etag)
+        .bind(&u.mime_type)
+        .bind(u.image_width)
+        .bind(u.image_height)
+        .bind(&u.image_format)
+        .bind(vars)
+        .bind(&u.client_ip)
+        .bind(&u.oss_request_id)
+        .bind(u.issued_at)
+        .bind(u.expires_at)
+        .bind(u.completed_at)
+        .bind(&u.rejected)
 }

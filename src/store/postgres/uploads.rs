@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::PostgresStore;
-use crate::store::upload_row::{self, COLUMNS, VARS};
+use crate::store::upload_row::{self, settled_status, COLUMNS, SETTLE, SETTLED_COLUMNS, VARS};
 use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore};
 use crate::store::StoreError;
 
@@ -14,56 +14,11 @@ pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
     upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?))
 }
 
-/// The settled row's status.
-fn settled_status(u: &CompletedUpload) -> &'static str {
-    match u.rejected {
-        Some(_) => "rejected",
-        None => "completed",
-    }
-}
-
-/// Settles a pending (or abandoned) row or creates it; an already settled row is left alone.
-const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
-         status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
-         mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
-         image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
-         vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
-         reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
-     WHERE uploads.status IN ('pending', 'abandoned')";
-
-const SETTLED_COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
-     mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
-     expires_at, completed_at, reason";
-
 /// One completion in its own statement.
 pub(super) async fn record_one(pool: &PgPool, u: &CompletedUpload) -> Result<Recorded, StoreError> {
-    let sql = format!(
-        "INSERT INTO uploads ({SETTLED_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         {SETTLE}
-         RETURNING {COLUMNS}"
-    );
-    let inserted = sqlx::query(&sql)
-        .bind(&u.upload_id)
-        .bind(&u.user_id)
-        .bind(&u.profile)
-        .bind(&u.bucket)
-        .bind(&u.key)
-        .bind(settled_status(u))
-        .bind(u.source.as_str())
-        .bind(u.size)
-        .bind(&u.etag)
-        .bind(&u.mime_type)
-        .bind(u.image_width)
-        .bind(u.image_height)
-        .bind(&u.image_format)
-        .bind(serde_json::Value::Object(u.vars.clone()))
-        .bind(&u.client_ip)
-        .bind(&u.oss_request_id)
-        .bind(u.issued_at)
-        .bind(u.expires_at)
-        .bind(u.completed_at)
-        .bind(&u.rejected)
+    let sql = upload_row::settle_one_sql('$');
+    let vars = serde_json::Value::Object(u.vars.clone());
+    let inserted = upload_row::bind_settled(sqlx::query(&sql), u, vars)
         .fetch_optional(pool)
         .await?;
     match inserted {

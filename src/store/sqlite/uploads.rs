@@ -55,45 +55,10 @@ impl UploadStore for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(upload_id = %u.upload_id))]
     async fn record_completed(&self, u: &CompletedUpload) -> Result<Recorded, StoreError> {
-        let sql = format!(
-            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
-                 mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
-                 expires_at, completed_at, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?19, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?20)
-             ON CONFLICT (upload_id) DO UPDATE SET
-                 status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
-                 mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
-                 image_height = EXCLUDED.image_height, image_format = EXCLUDED.image_format,
-                 vars = EXCLUDED.vars, client_ip = EXCLUDED.client_ip, oss_request_id = EXCLUDED.oss_request_id,
-                 reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
-             WHERE uploads.status IN ('pending', 'abandoned')
-             RETURNING {COLUMNS}"
-        );
-        let inserted = sqlx::query(&sql)
-            .bind(&u.upload_id)
-            .bind(&u.user_id)
-            .bind(&u.profile)
-            .bind(&u.bucket)
-            .bind(&u.key)
-            .bind(u.source.as_str())
-            .bind(u.size)
-            .bind(&u.etag)
-            .bind(&u.mime_type)
-            .bind(u.image_width)
-            .bind(u.image_height)
-            .bind(&u.image_format)
-            .bind(serde_json::Value::Object(u.vars.clone()).to_string())
-            .bind(&u.client_ip)
-            .bind(&u.oss_request_id)
-            .bind(u.issued_at)
-            .bind(u.expires_at)
-            .bind(u.completed_at)
-            .bind(if u.rejected.is_some() {
-                "rejected"
-            } else {
-                "completed"
-            })
-            .bind(&u.rejected)
+        let sql = upload_row::settle_one_sql('?');
+        // JSON is text on SQLite.
+        let vars = serde_json::Value::Object(u.vars.clone()).to_string();
+        let inserted = upload_row::bind_settled(sqlx::query(&sql), u, vars)
             .fetch_optional(self.pool())
             .await?;
         match inserted {
