@@ -1,7 +1,7 @@
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
