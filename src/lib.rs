@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod callback;
+pub mod clients;
 pub mod cli;
+pub mod completion;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
@@ -18,4 +20,5 @@ pub mod spool;
 pub mod startup;
 pub mod store;
 pub mod sts;
+pub mod tasks;
 pub mod telemetry;

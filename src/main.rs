@@ -86,15 +86,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Reconcile => {
-            let store = store::open(&settings.database)?;
-            store.migrate().await?;
-            let settler = std::sync::Arc::new(upload_signer::reconcile::Settler::from_settings(
-                &settings, store,
-            )?);
-            let report = upload_signer::reconcile::Reconciler::from_settings(&settings, settler)
-                .run_once()
-                .await?;
+            let report = upload_signer::reconcile::run_one_pass(settings).await?;
             println!("{}", serde_json::to_string(&report)?);
+            // Non-zero so that a scheduler notices uploads left unexamined.
+            anyhow::ensure!(
+                report.errors == 0,
+                "{} pending uploads could not be examined; see the log",
+                report.errors
+            );
         }
         Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
         Command::User { command } => {

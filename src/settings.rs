@@ -129,6 +129,11 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub connect_timeout_secs: u64,
+    /// How long a write on the request path (a callback's record, a ledger batch) may take
+    /// before the database counts as down and the write goes to the spool instead.
+    pub write_timeout_ms: u64,
+    /// How often a database known to be down is probed.
+    pub probe_interval_ms: u64,
 }
 
 // The URL may carry a password: never print it.
@@ -138,6 +143,8 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("write_timeout_ms", &self.write_timeout_ms)
+            .field("probe_interval_ms", &self.probe_interval_ms)
             .finish()
     }
 }
@@ -145,6 +152,14 @@ impl std::fmt::Debug for DatabaseSettings {
 impl DatabaseSettings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms.max(1))
+    }
+
+    pub fn probe_interval(&self) -> Duration {
+        Duration::from_millis(self.probe_interval_ms.max(10))
     }
 
     pub fn redacted_url(&self) -> String {

@@ -15,12 +15,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
-use crate::store::{CompletedUpload, DynStore, PendingUpload, StoreError};
+use crate::store::{CompletedUpload, DbHealth, DynStore, PendingUpload, StoreError};
 
 const ACTIVE: &str = "spool.ndjson";
 const REPLAYING: &str = "replaying.ndjson";
 const DEAD: &str = "dead-letter.ndjson";
+/// Spooled entries per database round trip during a replay.
+const REPLAY_BATCH: usize = 256;
 
 /// One spooled write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,11 +38,23 @@ pub enum SpoolEntry {
 pub struct Spool {
     dir: PathBuf,
     /// Serialises appends against the rename that starts a replay.
-    append_lock: Mutex<()>,
+    append_lock: Arc<Mutex<()>>,
     /// Serialises replays (the background task and an explicit flush).
     replay_lock: tokio::sync::Mutex<()>,
-    depth: AtomicU64,
+    depth: Arc<AtomicU64>,
+    /// To the writer thread, which gives every append that arrives together one fsync.
+    appends: std::sync::mpsc::Sender<Append>,
 }
+
+/// Lines to append, and who waits for them to be durable.
+struct Append {
+    lines: Vec<u8>,
+    entries: u64,
+    durable: oneshot::Sender<std::io::Result<()>>,
+}
+
+/// Appends in one group per fsync.
+const MAX_GROUP: usize = 1024;
 
 fn count_lines(path: &Path) -> u64 {
     File::open(path)
@@ -56,11 +72,24 @@ impl Spool {
     pub fn open(dir: &Path) -> std::io::Result<Arc<Spool>> {
         fs::create_dir_all(dir)?;
         let depth = count_lines(&dir.join(ACTIVE)) + count_lines(&dir.join(REPLAYING));
+        let depth = Arc::new(AtomicU64::new(depth));
+        let append_lock = Arc::new(Mutex::new(()));
+        let (appends, queued) = std::sync::mpsc::channel();
+        let writer = GroupWriter {
+            path: dir.join(ACTIVE),
+            append_lock: append_lock.clone(),
+            depth: depth.clone(),
+        };
+        // A thread of its own: fsync blocks, and it ends when the spool is dropped.
+        std::thread::Builder::new()
+            .name("spool-writer".into())
+            .spawn(move || writer.run(queued))?;
         Ok(Arc::new(Spool {
             dir: dir.to_path_buf(),
-            append_lock: Mutex::new(()),
+            append_lock,
             replay_lock: tokio::sync::Mutex::new(()),
-            depth: AtomicU64::new(depth),
+            depth,
+            appends,
         }))
     }
 
@@ -70,33 +99,29 @@ impl Spool {
     }
 
     /// Appends one entry and fsyncs it; returns once it is durable.
-    pub async fn append(self: &Arc<Self>, entry: SpoolEntry) -> std::io::Result<()> {
+    pub async fn append(&self, entry: SpoolEntry) -> std::io::Result<()> {
         self.append_all(vec![entry]).await
     }
 
-    /// Appends entries with one fsync; returns once they are durable.
-    pub async fn append_all(self: &Arc<Self>, entries: Vec<SpoolEntry>) -> std::io::Result<()> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.append_blocking(&entries))
-            .await
-            .map_err(std::io::Error::other)?
-    }
-
-    fn append_blocking(&self, entries: &[SpoolEntry]) -> std::io::Result<()> {
+    /// Appends entries; returns once they are durable. Appends from concurrent callers share
+    /// one fsync.
+    pub async fn append_all(&self, entries: Vec<SpoolEntry>) -> std::io::Result<()> {
         let mut lines = Vec::new();
-        for entry in entries {
+        for entry in &entries {
             serde_json::to_writer(&mut lines, entry).map_err(std::io::Error::other)?;
             lines.push(b'\n');
         }
-        let _guard = self.append_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(ACTIVE))?;
-        file.write_all(&lines)?;
-        file.sync_data()?;
-        self.depth.fetch_add(entries.len() as u64, Ordering::Relaxed);
-        Ok(())
+        let (durable, done) = oneshot::channel();
+        let append = Append {
+            lines,
+            entries: entries.len() as u64,
+            durable,
+        };
+        self.appends
+            .send(append)
+            .map_err(|_| std::io::Error::other("the spool writer stopped"))?;
+        done.await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the spool writer stopped")))
     }
 
     /// Moves the active file aside for replay, unless a previous replay is still unfinished.
@@ -127,29 +152,46 @@ impl Spool {
                 break;
             };
             let text = fs::read_to_string(&path).map_err(|e| StoreError::Other(e.to_string()))?;
-            let mut lines = 0;
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                lines += 1;
-                let written = match serde_json::from_str::<SpoolEntry>(line) {
-                    Ok(SpoolEntry::Completed(upload)) => store.record_completed(&upload).await.map(|_| ()),
-                    Ok(SpoolEntry::Issued(pending)) => store.insert_pending(&[pending]).await.map(|_| ()),
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let mut issued = Vec::new();
+            let mut completed = Vec::new();
+            for line in &lines {
+                match serde_json::from_str::<SpoolEntry>(line) {
+                    Ok(SpoolEntry::Issued(pending)) => issued.push((*line, pending)),
+                    Ok(SpoolEntry::Completed(upload)) => completed.push((*line, upload)),
                     // A torn last line from a crash mid-append: keep it for a person to look at.
                     Err(err) => {
                         tracing::error!(error = %err, "unreadable spool line; kept in the dead-letter file");
                         self.dead_letter(line);
-                        Ok(())
-                    }
-                };
-                match written {
-                    Ok(()) => {}
-                    Err(err) if err.is_unavailable() => return Err(err),
-                    Err(err) => {
-                        tracing::error!(error = %err, "spooled write refused by the store; kept in the dead-letter file");
-                        self.dead_letter(line);
                     }
                 }
             }
+            // Ledger rows first, in batches; a completion settles its pending row or creates it,
+            // so the order between the two kinds does not matter.
+            for chunk in issued.chunks(REPLAY_BATCH) {
+                let rows: Vec<PendingUpload> = chunk.iter().map(|(_, p)| p.clone()).collect();
+                match store.insert_pending(&rows).await {
+                    Ok(_) => {}
+                    Err(err) if err.is_unavailable() => return Err(err),
+                    // One bad row refuses the batch: write each on its own so only it fails.
+                    Err(_) => {
+                        for (line, pending) in chunk {
+                            let written = store.insert_pending(std::slice::from_ref(pending)).await;
+                            self.settle_line(line, written.map(|_| ()))?;
+                        }
+                    }
+                }
+            }
+            // Completions concurrently, so that Postgres' group commit batches them.
+            for chunk in completed.chunks(REPLAY_BATCH) {
+                let writes = chunk.iter().map(|(_, upload)| store.record_completed(upload));
+                let results = futures_util::future::join_all(writes).await;
+                for ((line, _), written) in chunk.iter().zip(results) {
+                    self.settle_line(line, written.map(|_| ()))?;
+                }
+            }
             fs::remove_file(&path).map_err(|e| StoreError::Other(e.to_string()))?;
+            let lines = lines.len() as u64;
             self.depth.fetch_sub(lines.min(self.depth()), Ordering::Relaxed);
             replayed += lines;
         }
@@ -157,6 +199,19 @@ impl Spool {
             tracing::info!(replayed, "spool replayed into the database");
         }
         Ok(replayed)
+    }
+
+    /// An outage stops the replay (the file stays); any other refusal dead-letters the line.
+    fn settle_line(&self, line: &str, written: Result<(), StoreError>) -> Result<(), StoreError> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(err) if err.is_unavailable() => Err(err),
+            Err(err) => {
+                tracing::error!(error = %err, "spooled write refused by the store; kept in the dead-letter file");
+                self.dead_letter(line);
+                Ok(())
+            }
+        }
     }
 
     fn dead_letter(&self, line: &str) {
@@ -171,19 +226,69 @@ impl Spool {
     }
 }
 
-/// Replays the spool every `interval` while it has entries.
-pub fn spawn_replayer(spool: Arc<Spool>, store: DynStore, interval: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if spool.depth() == 0 {
-                continue;
+/// Replays the spool every `interval` while it has entries and the database is not known to be
+/// down, and at once when the database comes back; stops when cancelled.
+pub async fn run_replayer(
+    spool: Arc<Spool>,
+    health: Arc<DbHealth>,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+            _ = health.recovered() => {}
+        }
+        if spool.depth() == 0 || health.is_down() {
+            continue;
+        }
+        let replayed = spool.replay(health.store()).await;
+        health.observe(&replayed);
+        if let Err(err) = replayed {
+            tracing::warn!(error = %err, depth = spool.depth(), "spool replay postponed");
+        }
+    }
+}
+
+struct GroupWriter {
+    path: PathBuf,
+    append_lock: Arc<Mutex<()>>,
+    depth: Arc<AtomicU64>,
+}
+
+impl GroupWriter {
+    fn run(self, queued: std::sync::mpsc::Receiver<Append>) {
+        while let Ok(first) = queued.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match queued.try_recv() {
+                    Ok(more) => group.push(more),
+                    Err(_) => break,
+                }
             }
-            if let Err(err) = spool.replay(&store).await {
-                tracing::warn!(error = %err, depth = spool.depth(), "spool replay postponed");
+            let written = self.write(&group);
+            for append in group {
+                let result = match &written {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                };
+                let _ = append.durable.send(result);
             }
         }
-    })
+    }
+
+    fn write(&self, group: &[Append]) -> std::io::Result<()> {
+        let _guard = self.append_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        for append in group {
+            file.write_all(&append.lines)?;
+        }
+        file.sync_data()?;
+        let entries: u64 = group.iter().map(|a| a.entries).sum();
+        self.depth.fetch_add(entries, Ordering::Relaxed);
+        Ok(())
+    }
 }

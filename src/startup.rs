@@ -12,6 +12,8 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{self, Accounts, Authenticator};
+use crate::clients::OssClient;
+use crate::completion::Completion;
 use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
@@ -22,9 +24,10 @@ use crate::reconcile::{self, Ledger, Reconciler, Settler};
 use crate::records::{self, UsageTracker};
 use crate::routes;
 use crate::settings::Settings;
-use crate::spool::{spawn_replayer, Spool};
-use crate::store::{self, DynStore, StoreError};
+use crate::spool::{run_replayer, Spool};
+use crate::store::{self, DbHealth, DynStore, StoreError};
 use crate::sts::{self, StsService};
+use crate::tasks::BackgroundTasks;
 
 pub struct Application {
     port: u16,
@@ -33,6 +36,8 @@ pub struct Application {
     store: DynStore,
     /// The local OSS emulator's port and server, when `emulator.enabled`.
     emulator: Option<(u16, Server)>,
+    tasks: BackgroundTasks,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -52,7 +57,14 @@ impl Application {
         let store = store::open(&settings.database).context("opening the database")?;
         let spool = Spool::open(&settings.callback.spool_dir)
             .with_context(|| format!("opening the spool in {}", settings.callback.spool_dir.display()))?;
-        let readiness = Arc::new(Readiness::new(spool.clone()));
+        let tasks = BackgroundTasks::new();
+        let health = DbHealth::new(
+            store.clone(),
+            settings.database.write_timeout(),
+            settings.database.probe_interval(),
+        );
+        tasks.spawn("database probe", |cancel| health.clone().run_probe(cancel));
+        let readiness = Arc::new(Readiness::new(spool.clone(), health.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
         let limiter_data = web::Data::new(IssuanceLimiter(RateLimiter::new(
             settings.issuance.rate_per_minute,
@@ -65,6 +77,7 @@ impl Application {
             store.clone(),
             readiness.clone(),
             settings.database.connect_timeout(),
+            &tasks,
         )
         .await?;
 
@@ -75,11 +88,19 @@ impl Application {
         let auth_data = web::Data::new(authenticator);
         let usage_data = web::Data::new(UsageTracker::default());
         let metrics = web::Data::new(Metrics::new());
-        let (ledger, _ledger_writer) = Ledger::start(store.clone(), spool.clone());
-        let ledger_data = web::Data::new(ledger);
-        let settler = Arc::new(Settler::from_settings(&settings, store.clone())?);
+        let ledger_data = web::Data::new(Ledger::start(health.clone(), spool.clone(), &tasks));
+        let oss = Arc::new(OssClient::from_settings(&settings)?);
+        let completion = Arc::new(Completion {
+            health: health.clone(),
+            spool: spool.clone(),
+            profiles: settings.profiles.clone(),
+            delete_rejected: settings.reconcile.delete_rejected.then(|| oss.clone()),
+            tasks: tasks.clone(),
+        });
+        let settler = Arc::new(Settler::new(store.clone(), oss, completion.clone()));
         if settings.reconcile.enabled {
-            Reconciler::from_settings(&settings, settler.clone()).spawn();
+            let reconciler = Reconciler::from_settings(&settings, settler.clone());
+            tasks.spawn("reconciler", |cancel| reconciler.run(cancel));
         }
         let settler_data = web::Data::from(settler);
         let callback_data = web::Data::new(CallbackService {
@@ -87,18 +108,13 @@ impl Application {
             metrics: metrics.clone(),
             token_keys: settings.upload_token_key_ring()?,
             profiles: settings.profiles.clone(),
-            store: store.clone(),
-            spool: spool.clone(),
-            delete_rejected: settings
-                .reconcile
-                .delete_rejected
-                .then(|| settler_data.oss.clone()),
+            completion,
         });
-        spawn_replayer(
-            spool.clone(),
-            store.clone(),
-            Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10)),
-        );
+        let replay_every = Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10));
+        let (replay_spool, replay_health) = (spool.clone(), health.clone());
+        tasks.spawn("spool replayer", move |cancel| {
+            run_replayer(replay_spool, replay_health, replay_every, cancel)
+        });
 
         let mut server = HttpServer::new(move || {
             App::new()
@@ -153,6 +169,8 @@ impl Application {
             spool,
             store,
             emulator,
+            tasks,
+            shutdown_grace: settings.server.shutdown_grace(),
         })
     }
 
@@ -166,7 +184,8 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish (up to
-    /// `server.shutdown_grace_secs`) and makes one last attempt to flush the spool.
+    /// `server.shutdown_grace_secs`), stops the background tasks (the ledger writer writes or
+    /// spools every queued entry first) and makes one last attempt to flush the spool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         match self.emulator {
             Some((_, emulator)) => {
@@ -175,6 +194,7 @@ impl Application {
             }
             None => self.server.await?,
         }
+        self.tasks.shutdown(self.shutdown_grace).await;
         if self.spool.depth() > 0 {
             match tokio::time::timeout(Duration::from_secs(5), self.spool.replay(&self.store)).await {
                 Ok(Ok(n)) => tracing::info!(replayed = n, "spool flushed at shutdown"),
@@ -198,6 +218,7 @@ async fn migrate_or_retry(
     store: DynStore,
     readiness: Arc<Readiness>,
     timeout: Duration,
+    tasks: &BackgroundTasks,
 ) -> anyhow::Result<()> {
     match attempt_migration(&store, timeout * 2).await {
         Ok(()) => {
@@ -206,10 +227,13 @@ async fn migrate_or_retry(
         }
         Err(err) if err.is_unavailable() => {
             tracing::warn!(error = %err, "database unreachable at start-up; will retry migrations");
-            tokio::spawn(async move {
+            tasks.spawn("migration retry", |cancel| async move {
                 let mut delay = Duration::from_millis(500);
                 loop {
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
                     match attempt_migration(&store, timeout * 2).await {
                         Ok(()) => {
                             tracing::info!("database reachable; migrations applied");

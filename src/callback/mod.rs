@@ -1,7 +1,6 @@
 //! The OSS upload callback: verify OSS's signature, bind the callback to a credential we
 //! issued, record the upload exactly once (spooling it while the database is away), answer.
 
-pub mod answer;
 mod binding;
 mod error;
 mod public_keys;

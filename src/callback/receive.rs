@@ -8,24 +8,19 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::public_keys::PublicKeys;
-use super::{answer, binding, CallbackError};
+use super::{binding, CallbackError};
+use crate::completion::Completion;
 use crate::error::ApiError;
 use crate::ops::Metrics;
-use crate::reconcile::OssClient;
 use crate::settings::ProfileSettings;
 use crate::signing::{self, upload_callback, CallbackBodyType, TokenKeys};
-use crate::spool::{Spool, SpoolEntry};
-use crate::store::{DynStore, Recorded, UploadRecord, UploadStatus};
 
 pub struct CallbackService {
     pub keys: PublicKeys,
     pub token_keys: TokenKeys,
     pub profiles: BTreeMap<String, ProfileSettings>,
-    pub store: DynStore,
-    pub spool: Arc<Spool>,
+    pub completion: Arc<Completion>,
     pub metrics: web::Data<Metrics>,
-    /// Set when rejected objects are to be deleted from the bucket.
-    pub delete_rejected: Option<Arc<OssClient>>,
 }
 
 fn header_str<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, CallbackError> {
@@ -83,76 +78,12 @@ async fn handle(
     let profile = svc.profiles.get(&upload.profile);
     upload.rejected = profile.and_then(|p| p.violation(upload.size, upload.mime_type.as_deref()));
 
-    let (outcome, record) = match svc.store.record_completed(&upload).await {
-        Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {
-            tracing::warn!(upload_id = %record.upload_id, reason = ?record.reason, "upload rejected");
-            if let (Some(oss), Some(profile)) = (&svc.delete_rejected, profile) {
-                let (oss, profile, key) = (oss.clone(), profile.clone(), record.key.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = oss.delete(&profile, &key).await {
-                        tracing::warn!(error = %e, "could not delete a rejected object");
-                    }
-                });
-            }
-            ("rejected", record)
-        }
-        Ok(Recorded::Created(record)) => {
-            tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded");
-            ("recorded", record)
-        }
-        Ok(Recorded::AlreadyCompleted(record)) => {
-            tracing::info!(upload_id = %record.upload_id, "repeated callback; already recorded");
-            ("repeated", record)
-        }
-        Err(err) if err.is_unavailable() => {
-            // Durable before we answer: OSS never calls back twice.
-            svc.spool
-                .append(SpoolEntry::Completed(upload.clone()))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, upload_id = %upload.upload_id, "cannot spool a verified callback");
-                    CallbackError::Unrecordable
-                })?;
-            tracing::warn!(upload_id = %upload.upload_id, error = %err, "database unavailable; callback spooled");
-            ("spooled", spooled_record(&upload))
-        }
-        Err(err) => {
-            tracing::error!(error = %err, upload_id = %upload.upload_id, "cannot record callback");
-            return Err(CallbackError::Unrecordable);
-        }
-    };
+    let completed = svc.completion.record(upload).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot record a verified callback");
+        CallbackError::Unrecordable
+    })?;
     Ok((
-        outcome,
-        answer::body(&record, answer::object_url(&svc.profiles, &record)),
+        completed.outcome.as_str(),
+        svc.completion.answer(&completed.record),
     ))
-}
-
-/// The record the spooled entry will become: the same answer the app would get later.
-fn spooled_record(u: &crate::store::CompletedUpload) -> UploadRecord {
-    UploadRecord {
-        upload_id: u.upload_id.clone(),
-        user_id: u.user_id.clone(),
-        profile: u.profile.clone(),
-        bucket: u.bucket.clone(),
-        key: u.key.clone(),
-        status: if u.rejected.is_some() {
-            UploadStatus::Rejected
-        } else {
-            UploadStatus::Completed
-        },
-        source: Some(u.source),
-        size: Some(u.size),
-        etag: u.etag.clone(),
-        mime_type: u.mime_type.clone(),
-        image_width: u.image_width,
-        image_height: u.image_height,
-        image_format: u.image_format.clone(),
-        vars: u.vars.clone(),
-        client_ip: u.client_ip.clone(),
-        oss_request_id: u.oss_request_id.clone(),
-        reason: u.rejected.clone(),
-        issued_at: u.issued_at,
-        expires_at: u.expires_at,
-        completed_at: Some(u.completed_at),
-    }
 }

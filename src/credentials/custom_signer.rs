@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::issue::Issuer;
+use super::issue::{Issuer, FORBID_OVERWRITE};
 use super::profile::normalise_content_type;
 use super::CredentialError;
 use crate::signing::{self, upload_callback, CallbackParam, CallbackVars};
@@ -62,6 +62,11 @@ impl Issuer {
             .find(|h| !ALLOWED_OSS_HEADERS.contains(&h.as_str()))
         {
             return Err(refuse(format!("header {extra} is not allowed")));
+        }
+        if parsed.oss_headers.get(FORBID_OVERWRITE).map(String::as_str) != Some("true") {
+            return Err(refuse(format!(
+                "{FORBID_OVERWRITE}: true is required: an issued upload never replaces an object"
+            )));
         }
         let callback_b64 = parsed
             .oss_headers

@@ -52,7 +52,14 @@ pub async fn create_upload(
     let upload_id = new_upload_id();
     let mut credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
     if let Some(pending) = credential.pending.take() {
-        ledger.record(pending);
+        // Durable before the app hears of it: an upload nobody knows about is never reconciled.
+        ledger.record(pending).await.map_err(|err| {
+            tracing::error!(error = %err, "credential withheld: its ledger entry is not durable");
+            ApiError::service_unavailable(
+                "ledger_unavailable",
+                "the upload could not be recorded durably; retry shortly",
+            )
+        })?;
     }
     let version = match credential.signature_version {
         SignatureVersion::V1 => "v1",

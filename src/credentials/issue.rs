@@ -315,6 +315,8 @@ impl Issuer {
             Condition::Eq("success_action_status".into(), SUCCESS_STATUS.into()),
             // Without this OSS would not check the callback field and a client could swap it.
             Condition::Exact("callback".into(), callback_b64.to_string()),
+            // An issued upload never replaces an object; the field cannot be dropped either.
+            Condition::Exact(FORBID_OVERWRITE.into(), "true".into()),
         ];
         if profile.signature_version == SignatureVersion::V4 {
             conditions.extend(signing::v4::post_conditions(
@@ -360,6 +362,7 @@ impl Issuer {
         fields.push(field("success_action_status", SUCCESS_STATUS));
         fields.push(field("Content-Type", content_type));
         fields.push(field("callback", callback_b64));
+        fields.push(field(FORBID_OVERWRITE, "true"));
         for (name, value) in vars {
             fields.push(field(&format!("x:{name}"), value));
         }
@@ -397,6 +400,7 @@ impl Issuer {
                 security_token: None,
                 callback: Some(callback_b64),
                 callback_var: callback_var_b64,
+                oss_headers: &[(FORBID_OVERWRITE, "true")],
             }),
             SignatureVersion::V4 => {
                 let mut extra: Vec<(&str, &str)> = vec![("callback", callback_b64)];
@@ -411,7 +415,7 @@ impl Issuer {
                     method: "PUT",
                     bucket: &profile.bucket,
                     key,
-                    headers: &[("Content-Type", content_type)],
+                    headers: &[("Content-Type", content_type), (FORBID_OVERWRITE, "true")],
                     additional_headers: &[],
                     extra_query: &extra,
                     security_token: None,
@@ -424,10 +428,17 @@ impl Issuer {
         Ok(PutInstructions {
             method: "PUT",
             url,
-            headers: BTreeMap::from([("Content-Type".to_string(), content_type.to_string())]),
+            headers: BTreeMap::from([
+                ("Content-Type".to_string(), content_type.to_string()),
+                (FORBID_OVERWRITE.to_string(), "true".to_string()),
+            ]),
         })
     }
 }
+
+/// Sent (and signed) with every issued upload: OSS then refuses to replace an existing object
+/// (`409 FileAlreadyExists`), so a reused URL or form cannot swap the recorded object.
+pub const FORBID_OVERWRITE: &str = "x-oss-forbid-overwrite";
 
 /// OSS answers a PostObject with this status (and relays the callback answer as the body).
 const SUCCESS_STATUS: &str = "200";

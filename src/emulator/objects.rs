@@ -58,6 +58,7 @@ pub fn is_valid_key(key: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
     root: PathBuf,
+    commit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ObjectStore {
@@ -71,7 +72,10 @@ impl ObjectStore {
         for entry in std::fs::read_dir(&tmp)?.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
-        Ok(ObjectStore { root })
+        Ok(ObjectStore {
+            root,
+            commit_lock: Default::default(),
+        })
     }
 
     fn paths(&self, bucket: &str, key: &str) -> (PathBuf, PathBuf) {
@@ -100,9 +104,16 @@ impl ObjectStore {
         })
     }
 
-    /// Moves a finished upload into place and records its metadata.
+    /// Moves a finished upload into place and records its metadata. With `forbid_overwrite`, an
+    /// existing object stays and the upload is discarded (`ErrorKind::AlreadyExists`).
     pub async fn commit(&self, upload: FinishedUpload, meta: NewObject) -> io::Result<ObjectMeta> {
         let (data_path, meta_path) = self.paths(&meta.bucket, &meta.key);
+        // One commit at a time, so that the existence check and the rename cannot interleave.
+        let _commit = self.commit_lock.lock().await;
+        if meta.forbid_overwrite && tokio::fs::try_exists(&meta_path).await? {
+            upload.discard().await;
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "object exists"));
+        }
         if let Some(dir) = data_path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
@@ -176,6 +187,8 @@ pub struct NewObject {
     pub key: String,
     pub content_type: String,
     pub user_meta: Vec<(String, String)>,
+    /// `x-oss-forbid-overwrite: true`: an existing object is kept and the write refused.
+    pub forbid_overwrite: bool,
 }
 
 /// Receives an upload's bytes into a temporary file.
@@ -277,6 +290,7 @@ mod tests {
             key: "../../etc/passwd".into(),
             content_type: "text/plain".into(),
             user_meta: vec![],
+            forbid_overwrite: false,
         };
         let meta = store.commit(up, new).await.unwrap();
         assert_eq!(meta.size, 9);

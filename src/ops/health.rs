@@ -1,4 +1,3 @@
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,24 +5,25 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::spool::Spool;
-use crate::store::DynStore;
+use crate::store::{DbHealth, DynStore, StoreError};
 
 /// What readiness depends on besides a live database round trip.
 pub struct Readiness {
-    migrated: AtomicBool,
     spool: Arc<Spool>,
+    /// Told when a probe finds the database away, so writes stop waiting on it.
+    health: Arc<DbHealth>,
 }
 
 impl Readiness {
-    pub fn new(spool: Arc<Spool>) -> Self {
+    pub fn new(spool: Arc<Spool>, health: Arc<DbHealth>) -> Self {
         Readiness {
-            migrated: AtomicBool::new(false),
             spool,
+            health,
         }
     }
 
     pub fn set_migrated(&self) {
-        self.migrated.store(true, Ordering::Release);
+        self.health.set_migrated();
     }
 
     pub fn spool_depth(&self) -> u64 {
@@ -31,7 +31,7 @@ impl Readiness {
     }
 
     pub fn migrated(&self) -> bool {
-        self.migrated.load(Ordering::Acquire)
+        self.health.is_migrated()
     }
 }
 
@@ -45,10 +45,13 @@ pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>)
     let problem = if !readiness.migrated() {
         Some("database migrations have not been applied yet (database unreachable at start-up)".to_string())
     } else {
-        match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("database unreachable: {e}")),
-            Err(_) => Some("database unreachable: no answer within 2 s".to_string()),
+        let ping = tokio::time::timeout(Duration::from_secs(2), store.ping())
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer within 2 s".into())));
+        readiness.health.observe(&ping);
+        match ping {
+            Ok(()) => None,
+            Err(e) => Some(format!("database unreachable: {e}")),
         }
     };
     match problem {

@@ -7,7 +7,6 @@ use chrono::Utc;
 
 use super::settle::{SettleError, Settled, Settler};
 use crate::auth::AuthUser;
-use crate::callback::answer;
 use crate::error::ApiError;
 use crate::store::{StoreError, UploadSource, UploadStatus};
 
@@ -47,7 +46,7 @@ pub async fn complete(
                         "the bucket could not be checked; try again",
                     ));
                 }
-                Err(SettleError::Store(e)) if e.is_unavailable() => {
+                Err(e) if e.is_unavailable() => {
                     return Err(ApiError::service_unavailable(
                         "database_unavailable",
                         "the database is unreachable",
@@ -57,6 +56,6 @@ pub async fn complete(
             }
         }
     };
-    let body = answer::body(&record, answer::object_url(&settler.profiles, &record));
+    let body = settler.completion.answer(&record);
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }

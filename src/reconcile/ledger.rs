@@ -1,70 +1,119 @@
-//! The upload ledger: every issued credential becomes a `pending` upload, written behind the
-//! request in batches so that issuing never waits for the database, and spooled durably while the
-//! database is away. A callback, a client confirmation or the reconciler later settles it.
+//! The upload ledger: every issued credential becomes a `pending` upload before the app hears of
+//! it. A `201` from `POST /v1/uploads` means the entry is durable: committed to the database, or
+//! fsync'd to the local spool while the database is away (the replayer writes it later).
+//!
+//! Entries arriving together share one statement and one commit (or one fsync), so issuing stays
+//! fast under load; up to two batches are in flight, one collecting while the other commits.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::spool::{Spool, SpoolEntry};
-use crate::store::{DynStore, PendingUpload};
+use crate::store::{DbHealth, PendingUpload};
+use crate::tasks::BackgroundTasks;
 
-/// Issued credentials waiting for the writer; past this the request path spools them itself.
-const QUEUE: usize = 65_536;
+/// Entries waiting for a batch; past this, issuing waits (back-pressure, not loss).
+const QUEUE: usize = 8_192;
 /// Rows per database round trip.
 const BATCH: usize = 500;
+/// Batches in flight at once.
+const WRITERS: usize = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger entry could not be made durable: the database and the spool both failed")]
+pub struct LedgerError(#[source] std::io::Error);
+
+type Reply = oneshot::Sender<Result<(), Arc<LedgerError>>>;
 
 #[derive(Clone)]
 pub struct Ledger {
-    tx: mpsc::Sender<PendingUpload>,
-    spool: Arc<Spool>,
+    tx: mpsc::Sender<(PendingUpload, Reply)>,
 }
 
 impl Ledger {
-    /// Starts the writer task.
-    pub fn start(store: DynStore, spool: Arc<Spool>) -> (Ledger, tokio::task::JoinHandle<()>) {
+    /// Starts the writer under `tasks`; on shutdown it writes (or spools) every queued entry
+    /// before it stops.
+    pub fn start(health: Arc<DbHealth>, spool: Arc<Spool>, tasks: &BackgroundTasks) -> Ledger {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_batches(rx, store, spool.clone()));
-        (Ledger { tx, spool }, writer)
+        tasks.spawn("ledger writer", |cancel| dispatch(rx, health, spool, cancel));
+        Ledger { tx }
     }
 
-    /// Queues an issued credential; never waits for the database.
-    pub fn record(&self, pending: PendingUpload) {
-        if let Err(err) = self.tx.try_send(pending) {
-            // The writer is far behind (or gone): keep the entry durable anyway, off the hot path.
-            let pending = match err {
-                mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
-            };
-            let spool = self.spool.clone();
-            tokio::spawn(async move {
-                if let Err(e) = spool.append(SpoolEntry::Issued(pending)).await {
-                    tracing::error!(error = %e, "ledger entry lost: queue full and spool unwritable");
-                }
-            });
-        }
+    /// Records an issued credential; returns once the entry is durable.
+    pub async fn record(&self, pending: PendingUpload) -> Result<(), Arc<LedgerError>> {
+        let (reply, durable) = oneshot::channel();
+        let stopped = || Arc::new(LedgerError(std::io::Error::other("the ledger writer stopped")));
+        self.tx.send((pending, reply)).await.map_err(|_| stopped())?;
+        durable.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-async fn write_batches(mut rx: mpsc::Receiver<PendingUpload>, store: DynStore, spool: Arc<Spool>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let written = tokio::time::timeout(Duration::from_secs(5), store.insert_pending(&batch)).await;
-        match written {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) if !err.is_unavailable() => {
-                tracing::error!(error = %err, rows = batch.len(), "ledger batch refused by the store");
+async fn dispatch(
+    mut rx: mpsc::Receiver<(PendingUpload, Reply)>,
+    health: Arc<DbHealth>,
+    spool: Arc<Spool>,
+    cancel: CancellationToken,
+) {
+    let writers = Arc::new(Semaphore::new(WRITERS));
+    let in_flight = TaskTracker::new();
+    let mut closing = false;
+    loop {
+        let Ok(permit) = writers.clone().acquire_owned().await else {
+            break;
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        tokio::select! {
+            biased;
+            received = rx.recv_many(&mut batch, BATCH) => if received == 0 {
+                break;
+            },
+            // Stop taking new entries, then drain what is queued.
+            _ = cancel.cancelled(), if !closing => {
+                closing = true;
+                rx.close();
+                continue;
             }
-            // Unreachable or too slow: the spool's replayer writes them later.
-            _ => {
-                let entries = batch.iter().cloned().map(SpoolEntry::Issued).collect();
-                if let Err(e) = spool.append_all(entries).await {
-                    tracing::error!(error = %e, rows = batch.len(), "ledger batch lost: database and spool unwritable");
-                } else {
-                    tracing::warn!(rows = batch.len(), "database unavailable; ledger batch spooled");
+        }
+        let (health, spool) = (health.clone(), spool.clone());
+        in_flight.spawn(async move {
+            write_batch(batch, &health, &spool).await;
+            drop(permit);
+        });
+    }
+    in_flight.close();
+    in_flight.wait().await;
+}
+
+async fn write_batch(batch: Vec<(PendingUpload, Reply)>, health: &DbHealth, spool: &Spool) {
+    let (entries, replies): (Vec<PendingUpload>, Vec<Reply>) = batch.into_iter().unzip();
+    let result = match health.write(health.store().insert_pending(&entries)).await {
+        Ok(_) => Ok(()),
+        // Away, too slow or refusing: the spool keeps them and its replayer retries (a row the
+        // store keeps refusing ends in the spool's dead-letter file, not nowhere).
+        Err(err) => {
+            if !err.is_unavailable() {
+                tracing::error!(error = %err, rows = entries.len(), "ledger batch refused by the store; spooled");
+            }
+            let rows = entries.len();
+            let spooled = spool
+                .append_all(entries.into_iter().map(SpoolEntry::Issued).collect())
+                .await;
+            match spooled {
+                Ok(()) => {
+                    tracing::debug!(rows, "ledger batch spooled");
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, rows, "ledger batch neither stored nor spooled");
+                    Err(Arc::new(LedgerError(e)))
                 }
             }
         }
-        batch.clear();
+    };
+    for reply in replies {
+        let _ = reply.send(result.clone());
     }
 }

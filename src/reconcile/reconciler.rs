@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::settle::{Settled, Settler};
 use crate::settings::ReconcileSettings;
@@ -81,16 +82,18 @@ impl Reconciler {
         Ok(report)
     }
 
-    pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(self.settings.interval_secs.max(1)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(err) = self.run_once().await {
-                    tracing::warn!(error = %err, "reconcile pass skipped");
-                }
+    /// Runs a pass every `reconcile.interval_secs` until cancelled.
+    pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.settings.interval_secs.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
             }
-        })
+            if let Err(err) = self.run_once().await {
+                tracing::warn!(error = %err, "reconcile pass skipped");
+            }
+        }
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{OssClient, OssError};
+use crate::clients::{OssClient, OssError};
+use crate::completion::{Completion, CompletionError};
 use crate::settings::ProfileSettings;
 use crate::store::{CompletedUpload, DynStore, StoreError, UploadRecord, UploadSource};
 
@@ -14,7 +15,7 @@ pub struct Settler {
     pub store: DynStore,
     pub oss: Arc<OssClient>,
     pub profiles: BTreeMap<String, ProfileSettings>,
-    pub delete_rejected: bool,
+    pub completion: Arc<Completion>,
 }
 
 #[derive(Debug)]
@@ -33,19 +34,25 @@ pub enum SettleError {
     Oss(#[from] OssError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Completion(#[from] CompletionError),
+}
+
+impl SettleError {
+    /// The database is away (the caller answers 503 and tries again later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, SettleError::Store(e) | SettleError::Completion(CompletionError::Store(e)) if e.is_unavailable())
+    }
 }
 
 impl Settler {
-    pub fn from_settings(
-        settings: &crate::settings::Settings,
-        store: DynStore,
-    ) -> Result<Settler, crate::settings::SettingsError> {
-        Ok(Settler {
+    pub fn new(store: DynStore, oss: Arc<OssClient>, completion: Arc<Completion>) -> Settler {
+        Settler {
             store,
-            oss: Arc::new(OssClient::from_settings(settings)?),
-            profiles: settings.profiles.clone(),
-            delete_rejected: settings.reconcile.delete_rejected,
-        })
+            oss,
+            profiles: completion.profiles.clone(),
+            completion,
+        }
     }
 
     pub async fn settle(
@@ -81,16 +88,9 @@ impl Settler {
             issued_at: record.issued_at,
             expires_at: record.expires_at,
             completed_at: now,
-            rejected: rejected.clone(),
+            rejected,
         };
-        let recorded = self.store.record_completed(&upload).await?;
-        if let Some(reason) = rejected {
-            tracing::warn!(upload_id = %record.upload_id, %reason, "upload rejected");
-            if self.delete_rejected {
-                self.oss.delete(profile, &record.key).await?;
-                tracing::info!(upload_id = %record.upload_id, "rejected object deleted");
-            }
-        }
-        Ok(Settled::Recorded(Box::new(recorded.record().clone())))
+        let completed = self.completion.record(upload).await?;
+        Ok(Settled::Recorded(Box::new(completed.record)))
     }
 }

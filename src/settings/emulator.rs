@@ -29,6 +29,21 @@ impl Default for EmulatorSettings {
     }
 }
 
+impl EmulatorSettings {
+    /// Where a separate process (`upload-signer reconcile`) reaches the emulator that `serve`
+    /// runs; `None` when its port is picked at random.
+    pub fn configured_endpoint(&self) -> Option<url::Url> {
+        if self.port == 0 {
+            return None;
+        }
+        let host = match self.host {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            other => other,
+        };
+        url::Url::parse(&format!("http://{}", std::net::SocketAddr::new(host, self.port))).ok()
+    }
+}
+
 impl super::Settings {
     /// Points the settings at a running emulator: every profile without an explicit `endpoint`
     /// uploads to `endpoint` in path style, and the callback verifier may fetch public keys under

@@ -350,6 +350,8 @@ pub struct PresignV1<'a> {
     pub callback: Option<&'a str>,
     /// Base64 callback variables: a signed sub-resource too.
     pub callback_var: Option<&'a str>,
+    /// `x-oss-*` headers the uploader must send (e.g. `x-oss-forbid-overwrite`): signed.
+    pub oss_headers: &'a [(&'a str, &'a str)],
 }
 
 /// Build a V1 presigned URL, byte-identical to ali-oss 6.x `signatureUrl`.
@@ -370,7 +372,7 @@ pub fn presign_url(p: &PresignV1) -> String {
         content_md5: p.content_md5.unwrap_or(""),
         content_type: p.content_type.unwrap_or(""),
         date: &expires,
-        oss_headers: &[],
+        oss_headers: p.oss_headers,
         bucket: Some(p.bucket),
         key: p.key,
         sub_resources: &signed_subs,
@@ -674,6 +676,7 @@ mod tests {
                 security_token: None,
                 callback: Some(&callback),
                 callback_var: Some(&callback_var),
+                oss_headers: &[],
             });
             assert_eq!(url, c["url"].as_str().unwrap());
         }

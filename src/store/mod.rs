@@ -5,6 +5,7 @@
 //! runs on both and is what proves them equivalent.
 
 mod api_keys;
+pub mod health;
 mod postgres;
 mod records;
 mod sqlite;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use crate::settings::DatabaseSettings;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use health::DbHealth;
 pub use postgres::PostgresStore;
 pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;

@@ -72,7 +72,8 @@ async fn v4_profile_gets_a_complete_signed_form(kind: StoreKind) {
             "x-oss-signature",
             "success_action_status",
             "Content-Type",
-            "callback"
+            "callback",
+            "x-oss-forbid-overwrite"
         ]
     );
     assert_eq!(field(&c, "key"), key);
@@ -86,6 +87,10 @@ async fn v4_profile_gets_a_complete_signed_form(kind: StoreKind) {
     assert!(conditions.contains(&json!(["content-length-range", 1, 123456])));
     assert!(conditions.contains(&json!(["eq", "$Content-Type", "image/jpeg"])));
     assert!(conditions.contains(&json!({"callback": c["callback"]})));
+    // An issued form never replaces an object, and the field cannot be left out.
+    assert!(conditions.contains(&json!({"x-oss-forbid-overwrite": "true"})));
+    assert_eq!(field(&c, "x-oss-forbid-overwrite"), "true");
+    assert_eq!(c["put"]["headers"]["x-oss-forbid-overwrite"], "true");
     assert!(conditions.contains(&json!({"x-oss-date": field(&c, "x-oss-date")})));
     assert!(conditions.contains(&json!({"x-oss-credential": field(&c, "x-oss-credential")})));
     assert!(field(&c, "x-oss-credential").starts_with(&format!("{DEV_OSS_KEY_ID}/")));
@@ -145,7 +150,10 @@ async fn v1_profile_gets_v1_signatures(kind: StoreKind) {
         field(&c, "Signature"),
         signing::v1::post_signature(DEV_OSS_SECRET, policy)
     );
-    assert!(!field_names(&c).iter().any(|n| n.starts_with("x-oss-")));
+    // V1 forms carry no V4 fields; forbid-overwrite is the one OSS header every form carries.
+    assert!(!field_names(&c)
+        .iter()
+        .any(|n| n.starts_with("x-oss-") && n != "x-oss-forbid-overwrite"));
     assert_eq!(
         c["callback_param"]["callbackBodyType"],
         "application/x-www-form-urlencoded"
@@ -243,7 +251,10 @@ async fn bad_requests_get_precise_codes(kind: StoreKind) {
 
 /// The V1 string-to-sign an OSS SDK builds for `PUT` with the callback headers.
 fn sdk_string_to_sign(c: &Value, key: &str, date: &str, content_type: &str) -> String {
-    let mut headers = vec![("x-oss-callback", c["callback"].as_str().unwrap())];
+    let mut headers = vec![
+        ("x-oss-callback", c["callback"].as_str().unwrap()),
+        ("x-oss-forbid-overwrite", "true"),
+    ];
     if let Some(vars) = c["callback_var"].as_str() {
         headers.push(("x-oss-callback-var", vars));
     }
@@ -306,7 +317,11 @@ async fn custom_signer_signs_only_the_users_own_issued_put(kind: StoreKind) {
     let swapped = sdk_string_to_sign(&swapped, key, &date, "image/png");
     let get = content.replacen("PUT", "GET", 1);
     let no_callback = format!("PUT\n\nimage/png\n{date}\n/demo-bucket/{key}");
+    // Without `x-oss-forbid-overwrite: true` the signature could replace a recorded object.
+    let overwriting = content.replace("x-oss-forbid-overwrite:true\n", "");
+    assert_ne!(overwriting, content);
     for bad in [
+        overwriting,
         other_key,
         stale,
         wrong_type,

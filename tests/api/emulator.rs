@@ -370,15 +370,7 @@ async fn presigned_puts_store_the_object_and_relay_the_callback() {
     ] {
         let file = png();
         let c = issue(&s.app, profile, filename, content_type, file.len()).await;
-        let mut put = s
-            .app
-            .client
-            .put(c["put"]["url"].as_str().unwrap())
-            .body(file.clone());
-        for (name, value) in c["put"]["headers"].as_object().unwrap() {
-            put = put.header(name, value.as_str().unwrap());
-        }
-        let resp = put.send().await.unwrap();
+        let resp = s.app.put_object(&c, file.clone()).await;
         assert_eq!(resp.status(), 200, "{profile}");
         let answer: Value = resp.json().await.unwrap();
         assert_eq!(answer["recorded"], true);
@@ -600,14 +592,7 @@ async fn the_services_callback_records_emulator_uploads() {
         uploaded.push(c["upload_id"].as_str().unwrap().to_owned());
     }
     let c = issue(&app, "avatar", "again.png", "image/png", png().len()).await;
-    let resp = app
-        .client
-        .put(c["put"]["url"].as_str().unwrap())
-        .header("Content-Type", "image/png")
-        .body(png())
-        .send()
-        .await
-        .unwrap();
+    let resp = app.put_object(&c, png()).await;
     assert_eq!(resp.status(), 200);
     uploaded.push(c["upload_id"].as_str().unwrap().to_owned());
 

@@ -201,7 +201,12 @@ impl TestApp {
 impl TestApp {
     /// The server's store, opened beside it (reads what the server recorded).
     pub fn store(&self) -> upload_signer::store::DynStore {
-        let settings = test_settings(self.db.url(), &[]);
+        self.store_at(self.db.url())
+    }
+
+    /// A store at `url`, for a server started on a database other than its own `db`.
+    pub fn store_at(&self, url: &str) -> upload_signer::store::DynStore {
+        let settings = test_settings(url, &[]);
         upload_signer::store::open(&settings.database).expect("open store")
     }
 }
@@ -240,6 +245,18 @@ impl TestApp {
             req = req.bearer_auth(token);
         }
         req.send().await.expect("request sent")
+    }
+
+    /// Uploads `body` with a credential's presigned PUT, sending the headers it lists.
+    pub async fn put_object(&self, credential: &serde_json::Value, body: Vec<u8>) -> reqwest::Response {
+        let mut put = self
+            .client
+            .put(credential["put"]["url"].as_str().expect("put.url"))
+            .body(body);
+        for (name, value) in credential["put"]["headers"].as_object().expect("put.headers") {
+            put = put.header(name, value.as_str().expect("header value"));
+        }
+        put.send().await.expect("request sent")
     }
 
     /// Issues a credential and returns the 201 body.

@@ -7,6 +7,7 @@ mod auth;
 mod callback;
 mod credentials;
 mod emulator;
+mod faults;
 mod foundation;
 mod ops;
 mod oss_stand_in;

@@ -43,13 +43,7 @@ async fn issue(app: &TestApp, user: &str, size: usize) -> Value {
 
 /// Uploads with the credential's presigned PUT URL.
 async fn put(app: &TestApp, credential: &Value, body: Vec<u8>) -> reqwest::Response {
-    app.client
-        .put(credential["put"]["url"].as_str().unwrap())
-        .header("Content-Type", "image/png")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    app.put_object(credential, body).await
 }
 
 async fn status_of(app: &TestApp, upload_id: &str) -> Option<UploadStatus> {
@@ -219,7 +213,7 @@ async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
 
     // The rejected object was deleted from the bucket; the good one is still there.
     let settings = crate::helpers::test_settings(app.db.url(), &[]);
-    let oss = upload_signer::reconcile::OssClient::from_settings(&settings).unwrap();
+    let oss = upload_signer::clients::OssClient::from_settings(&settings).unwrap();
     let mut profile = settings.profiles["avatar"].clone();
     profile.endpoint =
         Some(url::Url::parse(&format!("http://127.0.0.1:{}", app.emulator_port.unwrap())).unwrap());

@@ -1,0 +1,5 @@
+//! Outbound HTTP to Alibaba Cloud.
+
+pub mod oss;
+
+pub use oss::{ObjectInfo, OssClient, OssError};

@@ -1,0 +1,153 @@
+//! Recording a completed upload: one path for the callback, the app's confirmation and the
+//! reconciler. Store it exactly once (or spool it while the database is down), delete it when it
+//! breaks its profile and deletion is configured, and build the answer the app receives.
+
+pub mod answer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::clients::OssClient;
+use crate::settings::ProfileSettings;
+use crate::spool::{Spool, SpoolEntry};
+use crate::store::{
+    CompletedUpload, DbHealth, Recorded, StoreError, UploadRecord, UploadSource, UploadStatus,
+};
+use crate::tasks::BackgroundTasks;
+
+/// What recording did, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Recorded,
+    Rejected,
+    /// Already recorded with this very object: a repeat, or a race with another path.
+    Repeated,
+    /// The database is down: spooled durably, written when it is back.
+    Spooled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Recorded => "recorded",
+            Outcome::Rejected => "rejected",
+            Outcome::Repeated => "repeated",
+            Outcome::Spooled => "spooled",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Completed {
+    pub outcome: Outcome,
+    pub record: UploadRecord,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompletionError {
+    #[error("the database is down and the spool refused the upload")]
+    Unspoolable(#[source] std::io::Error),
+    #[error("the store refused the upload")]
+    Store(#[from] StoreError),
+}
+
+pub struct Completion {
+    pub health: Arc<DbHealth>,
+    pub spool: Arc<Spool>,
+    pub profiles: BTreeMap<String, ProfileSettings>,
+    /// Set when objects that break their profile are deleted from the bucket.
+    pub delete_rejected: Option<Arc<OssClient>>,
+    pub tasks: BackgroundTasks,
+}
+
+impl Completion {
+    /// Records the upload exactly once. `upload.rejected` carries the profile violation, if any.
+    pub async fn record(&self, upload: CompletedUpload) -> Result<Completed, CompletionError> {
+        let store = self.health.store();
+        let (outcome, record) = match self.health.write(store.record_completed(&upload)).await {
+            Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {
+                tracing::warn!(upload_id = %record.upload_id, reason = ?record.reason, "upload rejected");
+                let deletion = self.delete(&record);
+                // OSS waits for the callback's answer: delete after it. The other paths wait, so
+                // a reconcile pass or a confirmation reports a settled bucket.
+                match upload.source {
+                    UploadSource::Callback => self.tasks.spawn_job(deletion),
+                    UploadSource::Client | UploadSource::Reconciler => deletion.await,
+                }
+                (Outcome::Rejected, record)
+            }
+            Ok(Recorded::Created(record)) => {
+                tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded");
+                (Outcome::Recorded, record)
+            }
+            Ok(Recorded::AlreadyCompleted(record)) => {
+                tracing::info!(upload_id = %record.upload_id, "already recorded");
+                (Outcome::Repeated, record)
+            }
+            Err(err) if err.is_unavailable() => {
+                // Durable before anyone is answered: OSS never calls back twice.
+                self.spool
+                    .append(SpoolEntry::Completed(upload.clone()))
+                    .await
+                    .map_err(CompletionError::Unspoolable)?;
+                tracing::warn!(upload_id = %upload.upload_id, error = %err, "database unavailable; upload spooled");
+                (Outcome::Spooled, spooled_record(upload))
+            }
+            Err(err) => return Err(err.into()),
+        };
+        Ok(Completed { outcome, record })
+    }
+
+    /// The JSON the app receives (OSS relays it as the callback result).
+    pub fn answer(&self, record: &UploadRecord) -> String {
+        answer::body(record, answer::object_url(&self.profiles, record))
+    }
+
+    /// Deletes a rejected object, when so configured.
+    fn delete(&self, record: &UploadRecord) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let target = self
+            .delete_rejected
+            .clone()
+            .zip(self.profiles.get(&record.profile).cloned());
+        let (key, upload_id) = (record.key.clone(), record.upload_id.clone());
+        async move {
+            let Some((oss, profile)) = target else {
+                return;
+            };
+            match oss.delete(&profile, &key).await {
+                Ok(()) => tracing::info!(%upload_id, "rejected object deleted"),
+                Err(e) => tracing::warn!(%upload_id, error = %e, "could not delete a rejected object"),
+            }
+        }
+    }
+}
+
+/// The record the spooled entry will become: the same answer the app would get later.
+fn spooled_record(u: CompletedUpload) -> UploadRecord {
+    UploadRecord {
+        status: if u.rejected.is_some() {
+            UploadStatus::Rejected
+        } else {
+            UploadStatus::Completed
+        },
+        source: Some(u.source),
+        size: Some(u.size),
+        completed_at: Some(u.completed_at),
+        reason: u.rejected,
+        upload_id: u.upload_id,
+        user_id: u.user_id,
+        profile: u.profile,
+        bucket: u.bucket,
+        key: u.key,
+        etag: u.etag,
+        mime_type: u.mime_type,
+        image_width: u.image_width,
+        image_height: u.image_height,
+        image_format: u.image_format,
+        vars: u.vars,
+        client_ip: u.client_ip,
+        oss_request_id: u.oss_request_id,
+        issued_at: u.issued_at,
+        expires_at: u.expires_at,
+    }
+}
