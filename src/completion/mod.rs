@@ -22,6 +22,9 @@ pub enum Outcome {
     Rejected,
     /// Already recorded with this very object: a repeat, or a race with another path.
     Repeated,
+    /// Already recorded, but the bucket now holds another object under the key (an overwrite
+    /// through STS credentials): the record describes the new one, the old one is its history.
+    Replaced,
     /// The database is down: spooled durably, written when it is back.
     Spooled,
 }
@@ -32,6 +35,7 @@ impl Outcome {
             Outcome::Recorded => "recorded",
             Outcome::Rejected => "rejected",
             Outcome::Repeated => "repeated",
+            Outcome::Replaced => "replaced",
             Outcome::Spooled => "spooled",
         }
     }
@@ -67,14 +71,24 @@ impl Completion {
         let (outcome, record) = match self.health.write(store.record_completed(&upload)).await {
             Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {
                 tracing::warn!(upload_id = %record.upload_id, reason = ?record.reason, "upload rejected");
-                let deletion = self.delete(&record);
-                // OSS waits for the callback's answer: delete after it. The other paths wait, so
-                // a reconcile pass or a confirmation reports a settled bucket.
-                match upload.source {
-                    UploadSource::Callback => self.tasks.spawn_job(deletion),
-                    UploadSource::Client | UploadSource::Reconciler => deletion.await,
-                }
+                self.delete(&record, upload.source).await;
                 (Outcome::Rejected, record)
+            }
+            Ok(Recorded::AlreadyCompleted(previous)) if is_another_object(&previous, &upload) => {
+                match self.health.write(store.replace_object(&upload, &previous)).await? {
+                    Some(record) => {
+                        tracing::warn!(
+                            upload_id = %record.upload_id, size = ?record.size, status = record.status.as_str(),
+                            "the upload's object was replaced; the record now describes the new one"
+                        );
+                        if record.status == UploadStatus::Rejected {
+                            self.delete(&record, upload.source).await;
+                        }
+                        (Outcome::Replaced, record)
+                    }
+                    // Another replacement won the race: answer with the row as it is now.
+                    None => (Outcome::Repeated, store.get_upload(&upload.upload_id).await?),
+                }
             }
             Ok(Recorded::Created(record)) => {
                 tracing::info!(upload_id = %record.upload_id, size = ?record.size, "upload recorded");
@@ -103,8 +117,18 @@ impl Completion {
         answer::body(record, answer::object_url(&self.profiles, record))
     }
 
-    /// Deletes a rejected object, when so configured.
-    fn delete(&self, record: &UploadRecord) -> impl std::future::Future<Output = ()> + Send + 'static {
+    /// Deletes a rejected object, when so configured. OSS waits for the callback's answer, so a
+    /// callback's deletion runs after it; the other paths wait, so that a reconcile pass or a
+    /// confirmation reports a settled bucket.
+    async fn delete(&self, record: &UploadRecord, source: UploadSource) {
+        let deletion = self.deletion(record);
+        match source {
+            UploadSource::Callback => self.tasks.spawn_job(deletion),
+            UploadSource::Client | UploadSource::Reconciler => deletion.await,
+        }
+    }
+
+    fn deletion(&self, record: &UploadRecord) -> impl std::future::Future<Output = ()> + Send + 'static {
         let target = self
             .delete_rejected
             .clone()
@@ -119,6 +143,15 @@ impl Completion {
                 Err(e) => tracing::warn!(%upload_id, error = %e, "could not delete a rejected object"),
             }
         }
+    }
+}
+
+/// Whether the completion reports another object than the one recorded (same content has the
+/// same ETag; without ETags, the size tells).
+fn is_another_object(recorded: &UploadRecord, upload: &CompletedUpload) -> bool {
+    match (&recorded.etag, &upload.etag) {
+        (Some(before), Some(now)) => !before.eq_ignore_ascii_case(now),
+        _ => recorded.size != Some(upload.size),
     }
 }
 

@@ -7,7 +7,9 @@ use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord};
+use crate::store::{
+    DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion,
+};
 
 fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -65,7 +67,16 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     key.require("uploads:read")?;
     let record = store.get_upload(&upload_id).await.map_err(store_error)?;
-    Ok(HttpResponse::Ok().json(record))
+    let versions = store.upload_versions(&upload_id).await.map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(WithHistory { record, versions }))
+}
+
+/// One record and what it said before its object was replaced.
+#[derive(Serialize)]
+struct WithHistory {
+    #[serde(flatten)]
+    record: UploadRecord,
+    versions: Vec<UploadVersion>,
 }
 
 pub async fn stats(

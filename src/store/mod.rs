@@ -27,6 +27,7 @@ pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
 pub use uploads::{
     CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadSource, UploadStatus, UploadStore,
+    UploadVersion,
 };
 pub use users::{RefreshToken, User, UserStore};
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
-use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus};
+use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus, UploadVersion};
 
 /// The columns `from_row` reads, in its order.
 pub const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
@@ -134,4 +134,110 @@ where
         .bind(u.expires_at)
         .bind(u.completed_at)
         .bind(&u.rejected)
+}
+
+/// Replaces a settled row's object facts with a newer version's, but only while the row still
+/// describes `previous`'s object (two replacements racing: the second finds nothing). Numbered
+/// in order of first use, which is how SQLite numbers `$n`.
+pub const REPLACE_OBJECT: &str = "UPDATE uploads SET status = $1, source = $2, size = $3, etag = $4,
+         mime_type = $5, image_width = $6, image_height = $7, image_format = $8, client_ip = $9,
+         oss_request_id = $10, reason = $11, completed_at = $12
+     WHERE upload_id = $13 AND status IN ('completed', 'rejected')
+       AND etag IS NOT DISTINCT FROM $14 AND size IS NOT DISTINCT FROM $15";
+
+/// Binds a replacement: the new version `u`, guarded by the `previous` row.
+pub fn bind_replacement<'q, DB>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    u: &'q CompletedUpload,
+    previous: &'q UploadRecord,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q String: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    &'q Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<i32>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(settled_status(u))
+        .bind(u.source.as_str())
+        .bind(u.size)
+        .bind(&u.etag)
+        .bind(&u.mime_type)
+        .bind(u.image_width)
+        .bind(u.image_height)
+        .bind(&u.image_format)
+        .bind(&u.client_ip)
+        .bind(&u.oss_request_id)
+        .bind(&u.rejected)
+        .bind(u.completed_at)
+        .bind(&u.upload_id)
+        .bind(&previous.etag)
+        .bind(previous.size)
+}
+
+/// Keeps what a row described before a replacement, as the upload's next version.
+pub const ARCHIVE_VERSION: &str = "INSERT INTO upload_versions
+         (upload_id, version, status, source, size, etag, mime_type, reason, completed_at, replaced_at)
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9
+     FROM upload_versions WHERE upload_id = $1";
+
+pub fn bind_version<'q, DB>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    previous: &'q UploadRecord,
+    replaced_at: DateTime<Utc>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    DB: Database,
+    &'q String: Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    &'q Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(&previous.upload_id)
+        .bind(previous.status.as_str())
+        .bind(previous.source.map(UploadSource::as_str))
+        .bind(previous.size)
+        .bind(&previous.etag)
+        .bind(&previous.mime_type)
+        .bind(&previous.reason)
+        .bind(previous.completed_at)
+        .bind(replaced_at)
+}
+
+/// An upload's earlier versions, oldest first, in the order [`version_from_row`] reads.
+pub const VERSIONS: &str = "SELECT version, status, source, size, etag, mime_type, reason, completed_at, replaced_at
+     FROM upload_versions WHERE upload_id = $1 ORDER BY version";
+
+pub fn version_from_row<'r, R>(row: &'r R) -> Result<UploadVersion, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(UploadVersion {
+        version: row.try_get(0)?,
+        status: UploadStatus::parse(row.try_get(1)?)?,
+        source: row
+            .try_get::<Option<&str>, _>(2)?
+            .map(UploadSource::parse)
+            .transpose()?,
+        size: row.try_get(3)?,
+        etag: row.try_get(4)?,
+        mime_type: row.try_get(5)?,
+        reason: row.try_get(6)?,
+        completed_at: row.try_get(7)?,
+        replaced_at: row.try_get(8)?,
+    })
 }

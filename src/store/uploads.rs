@@ -131,6 +131,22 @@ pub struct UploadRecord {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// What an upload's record said before its object was replaced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UploadVersion {
+    pub version: i32,
+    pub status: UploadStatus,
+    pub source: Option<UploadSource>,
+    pub size: Option<i64>,
+    pub etag: Option<String>,
+    pub mime_type: Option<String>,
+    pub reason: Option<String>,
+    #[serde(serialize_with = "super::timestamp::serialize_option")]
+    pub completed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::timestamp::serialize")]
+    pub replaced_at: DateTime<Utc>,
+}
+
 /// What recording a completion did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
@@ -160,6 +176,18 @@ pub trait UploadStore {
     async fn record_completed(&self, upload: &CompletedUpload) -> Result<Recorded, StoreError>;
 
     async fn get_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError>;
+
+    /// A settled upload's object was replaced (an overwrite): the record takes `u`'s facts and
+    /// what it said before becomes its next version, in one transaction. `None` when the row no
+    /// longer describes `previous`'s object (a concurrent replacement won).
+    async fn replace_object(
+        &self,
+        u: &CompletedUpload,
+        previous: &UploadRecord,
+    ) -> Result<Option<UploadRecord>, StoreError>;
+
+    /// An upload's earlier versions, oldest first.
+    async fn upload_versions(&self, upload_id: &str) -> Result<Vec<UploadVersion>, StoreError>;
 
     /// Leases up to `limit` pending uploads whose credential expired before `expired_before`
     /// and that no other instance holds, for `lease_secs`; safe to call from several instances.

@@ -186,7 +186,7 @@ async fn disabled_users_cannot_log_in_or_refresh(kind: StoreKind) {
         url: app.db.url().to_string(),
         max_connections: 1,
         connect_timeout_secs: 3,
-        write_timeout_ms: 1000,
+        write_timeout_ms: 300,
         probe_interval_ms: 250,
     })
     .unwrap();

@@ -15,6 +15,7 @@ on_both_stores!(
     public_key_is_fetched_once_and_cached,
     concurrent_and_repeated_callbacks_are_each_recorded_once,
     nul_characters_in_a_callback_do_not_lose_the_upload,
+    an_overwritten_object_is_a_new_version_checked_like_the_first,
 );
 
 async fn app_with_stand_in(kind: StoreKind) -> (TestApp, OssStandIn) {
@@ -346,4 +347,62 @@ async fn real_oss_callbacks_verify_with_the_pinned_oss_key() {
         assert_eq!(resp.status(), expected.0);
         assert_eq!(error_code(resp).await, expected.1);
     }
+}
+
+/// With STS credentials the app sets its own headers and can overwrite its object: OSS then
+/// calls back again for the same upload with another ETag and size. That is a new version, not
+/// a repeat: it passes the profile's checks like the first (an 8 MiB object under a 5 MiB avatar
+/// profile is rejected), the record describes the object now in the bucket, and the first stays
+/// in the record's history.
+async fn an_overwritten_object_is_a_new_version_checked_like_the_first(kind: StoreKind) {
+    let (app, oss) = app_with_stand_in(kind).await;
+    let token = app.token_for("alice");
+    let credential = app
+        .issue(
+            &token,
+            json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 4096}),
+        )
+        .await;
+    let upload_id = credential["upload_id"].as_str().unwrap();
+    let first = oss.callback_for(&credential, &ObjectFacts::default()).send(&app).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "completed");
+
+    let bigger = ObjectFacts {
+        size: 8 * 1024 * 1024,
+        etag: "0CC175B9C0F1B6A831C399E269772661",
+        ..ObjectFacts::default()
+    };
+    let second = oss.callback_for(&credential, &bigger).send(&app).await;
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["status"], "rejected", "{second}");
+    assert_eq!(second["size"], 8 * 1024 * 1024);
+    assert!(second["reason"].as_str().unwrap().contains("over the profile's limit"));
+    // The same new version again is a repeat of it, not a third version.
+    let again = oss.callback_for(&credential, &bigger).send(&app).await;
+    assert_eq!(again.json::<Value>().await.unwrap(), second);
+
+    let (record, key) =
+        upload_signer::records::api_keys::generate("t", &["uploads:read".to_string()]).unwrap();
+    app.store().insert_api_key(&record).await.unwrap();
+    let got: Value = app
+        .client
+        .get(app.url(&format!("/v1/records/uploads/{upload_id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "rejected");
+    assert_eq!(got["etag"], bigger.etag);
+    let versions = got["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{got}");
+    assert_eq!(versions[0]["version"], 1);
+    assert_eq!(versions[0]["status"], "completed");
+    assert_eq!(versions[0]["size"], 2048);
+    assert_eq!(versions[0]["etag"], ObjectFacts::default().etag);
 }

@@ -615,3 +615,45 @@ async fn the_services_callback_records_emulator_uploads() {
     uploaded.sort();
     assert_eq!(listed, uploaded);
 }
+
+/// A credential stays usable until it expires, but never to replace what it uploaded: the form
+/// and the presigned PUT carry a signed `x-oss-forbid-overwrite: true`, which the emulator
+/// enforces as OSS does (`409 FileAlreadyExists`), so the record keeps describing the bucket.
+#[tokio::test]
+async fn a_reused_credential_cannot_replace_the_recorded_object() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().display().to_string();
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__EMULATOR__ENABLED", "true"),
+            ("APP__EMULATOR__PORT", "0"),
+            ("APP__EMULATOR__DATA_DIR", &dir),
+        ],
+    )
+    .await;
+    let first = png();
+    let mut second = png();
+    second.extend_from_slice(&[0u8; 4096]);
+    let c = issue(&app, "avatar", "me.png", "image/png", second.len()).await;
+    assert_eq!(app.put_object(&c, first.clone()).await.status(), 200);
+    let again = app.put_object(&c, second.clone()).await;
+    assert_eq!(oss_error(again).await, (409, "FileAlreadyExists".into()));
+    let again = post_credential(&c, second.clone(), "image/png").await;
+    assert_eq!(oss_error(again).await, (409, "FileAlreadyExists".into()));
+    // Dropping the field from the form breaks the policy.
+    let mut fields = fields(&c);
+    fields.retain(|(k, _)| k != "x-oss-forbid-overwrite");
+    let dropped = post_form(c["form"]["action"].as_str().unwrap(), &fields, second, "image/png").await;
+    assert_eq!(oss_error(dropped).await.0, 403);
+
+    let stored = get_object(&emulator_of(&app), c["key"].as_str().unwrap()).await;
+    assert_eq!(stored.bytes().await.unwrap(), first, "the first object stays");
+    let record = app.store().get_upload(c["upload_id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(record.size, Some(first.len() as i64));
+    assert_eq!(record.etag.as_deref(), Some(md5_upper(&first).as_str()));
+}
+
+fn emulator_of(app: &TestApp) -> String {
+    format!("http://127.0.0.1:{}", app.emulator_port.unwrap())
+}

@@ -304,11 +304,18 @@ async fn a_callback_and_confirmations_racing_give_one_record(kind: StoreKind) {
     let file = b"\x89PNG\r\n\x1a\n race".to_vec();
     let c = issue(&app, "alice", file.len()).await;
     let id = c["upload_id"].as_str().unwrap().to_string();
-    assert_eq!(put(&app, &c, file).await.status(), 203);
+    assert_eq!(put(&app, &c, file.clone()).await.status(), 203);
     eventually(&app, &id, UploadStatus::Pending).await;
 
-    // The late callback (an SDK retry, say) and several confirmations, all at once.
-    let mut callback = oss.callback_for(&c, &crate::oss_stand_in::ObjectFacts::default());
+    // The late callback (an SDK retry, say) and several confirmations, all at once. The callback OSS makes describes the object the confirmations find in the bucket.
+    let etag = hex::encode_upper(<md5::Md5 as md5::Digest>::digest(&file));
+    let facts = crate::oss_stand_in::ObjectFacts {
+        size: file.len() as u64,
+        etag: Box::leak(etag.into_boxed_str()),
+        mime_type: "image/png",
+        ..Default::default()
+    };
+    let mut callback = oss.callback_for(&c, &facts);
     callback.path = "/v1/oss/callback".into();
     let (from_callback, confirmations) = tokio::join!(
         async { callback.send(&app).await.text().await.unwrap() },

@@ -5,7 +5,9 @@ use sqlx::Row;
 
 use super::SqliteStore;
 use crate::store::upload_row::{self, COLUMNS, VARS};
-use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore};
+use crate::store::uploads::{
+    CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore, UploadVersion,
+};
 use crate::store::StoreError;
 
 pub(super) fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
@@ -71,6 +73,34 @@ impl UploadStore for SqliteStore {
         let sql = format!("SELECT {COLUMNS} FROM uploads WHERE upload_id = ?1");
         let row = sqlx::query(&sql).bind(upload_id).fetch_one(self.pool()).await?;
         to_record(&row)
+    }
+
+    async fn replace_object(
+        &self,
+        u: &CompletedUpload,
+        previous: &UploadRecord,
+    ) -> Result<Option<UploadRecord>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let sql = format!("{} RETURNING {COLUMNS}", upload_row::REPLACE_OBJECT);
+        let Some(row) = upload_row::bind_replacement(sqlx::query(&sql), u, previous)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        upload_row::bind_version(sqlx::query(upload_row::ARCHIVE_VERSION), previous, u.completed_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(to_record(&row)?))
+    }
+
+    async fn upload_versions(&self, upload_id: &str) -> Result<Vec<UploadVersion>, StoreError> {
+        let rows = sqlx::query(upload_row::VERSIONS)
+            .bind(upload_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(upload_row::version_from_row).collect()
     }
 
     #[tracing::instrument(skip_all)]
