@@ -18,7 +18,7 @@
 //! records in flight cannot each finish in 10 ms on two cores], `BENCH_PAGE_REQUESTS` [20000], `BENCH_STATS_REQUESTS` [2000], `BENCH_CLIENT_THREADS` [1],
 //! `BENCH_SERVER_WORKERS` [0: one per core], `BENCH_DB_CONNECTIONS` [server default],
 //! `BENCH_LOG_LEVEL` [warn], `BENCH_SERVER_LOG` [0: the server's stderr is discarded], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
-//! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records],
+//! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records; or `soak`, see `load/soak.rs`],
 //! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432].
 //!
 //! Timing assertions live here, never in the test suite: this prints and checks only
@@ -47,6 +47,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use upload_signer::settings::Settings;
 use upload_signer::signing::{self, CallbackBodyType};
+
+#[path = "load/soak.rs"]
+mod soak;
 
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_upload-signer");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -140,6 +143,10 @@ fn main() {
 async fn run(knobs: &Knobs, db: &BenchDb) -> anyhow::Result<()> {
     let key_server = KeyServer::start().await;
     let data_dir = tempfile::tempdir()?;
+    if knobs.runs("soak") {
+        // A server of its own, behind a proxy it can cut; not mixed with the timed workloads.
+        return soak::soak(knobs, db, &key_server, data_dir.path()).await;
+    }
     let server = Server::start(knobs, db, &key_server, data_dir.path()).await?;
     println!(
         "upload-signer load benchmark: server pid {}, {} concurrent connections, load average {}",
@@ -722,6 +729,11 @@ struct Server {
 
 impl Server {
     async fn start(knobs: &Knobs, db: &BenchDb, oss: &KeyServer, data_dir: &Path) -> anyhow::Result<Server> {
+        Self::start_on(knobs, &db.url, oss, data_dir).await
+    }
+
+    /// The server on the database at `database_url` (the soak puts a proxy in between).
+    async fn start_on(knobs: &Knobs, database_url: &str, oss: &KeyServer, data_dir: &Path) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "local".into()),
@@ -730,9 +742,9 @@ impl Server {
             (
                 "DATABASE_URL".into(),
                 if knobs.pg_tls {
-                    db.url.clone()
+                    database_url.to_string()
                 } else {
-                    format!("{}?sslmode=disable", db.url)
+                    format!("{database_url}?sslmode=disable")
                 },
             ),
             ("APP__SERVER__PORT".into(), port.to_string()),
@@ -803,6 +815,15 @@ impl Server {
         }
     }
 
+    /// Resident set now (VmRSS), in kB.
+    fn rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// Peak resident set since the last reset (VmHWM), in kB.
     fn peak_rss_kb(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
@@ -869,6 +890,7 @@ fn config_dir() -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // OSS's side: a key pair, the public key served over HTTP, callbacks rendered and signed.
 
+#[derive(Clone)]
 struct KeyServer {
     key: RsaPrivateKey,
     prefix: String,
@@ -1005,6 +1027,16 @@ impl BenchDb {
 
     async fn connect(&self) -> anyhow::Result<sqlx::PgConnection> {
         Ok(sqlx::PgConnection::connect(&self.url).await?)
+    }
+
+    /// All rows, and the completed ones.
+    async fn upload_counts(&self) -> anyhow::Result<(i64, i64)> {
+        let mut conn = self.connect().await?;
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'completed') FROM uploads",
+        )
+        .fetch_one(&mut conn)
+        .await?)
     }
 
     async fn completed_count(&self) -> anyhow::Result<i64> {

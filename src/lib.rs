@@ -2,8 +2,8 @@
 
 pub mod auth;
 pub mod callback;
-pub mod clients;
 pub mod cli;
+pub mod clients;
 pub mod completion;
 pub mod credentials;
 pub mod emulator;

@@ -12,9 +12,9 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::{self, Accounts, Authenticator};
+use crate::callback::{self, CallbackService, PublicKeys};
 use crate::clients::OssClient;
 use crate::completion::Completion;
-use crate::callback::{self, CallbackService, PublicKeys};
 use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
 use crate::middleware::request_context;

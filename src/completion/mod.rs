@@ -75,7 +75,11 @@ impl Completion {
                 (Outcome::Rejected, record)
             }
             Ok(Recorded::AlreadyCompleted(previous)) if is_another_object(&previous, &upload) => {
-                match self.health.write(store.replace_object(&upload, &previous)).await? {
+                match self
+                    .health
+                    .write(store.replace_object(&upload, &previous))
+                    .await?
+                {
                     Some(record) => {
                         tracing::warn!(
                             upload_id = %record.upload_id, size = ?record.size, status = record.status.as_str(),

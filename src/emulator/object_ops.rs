@@ -115,7 +115,8 @@ pub(crate) async fn put(
         key: verified.key.clone(),
         content_type,
         user_meta,
-        forbid_overwrite: header(req, "x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        forbid_overwrite: header(req, "x-oss-forbid-overwrite")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     };
     stored(
         state,
@@ -143,14 +144,18 @@ pub(crate) async fn stored(
     operation: &str,
     plain_status: StatusCode,
 ) -> Result<HttpResponse, OssError> {
-    let meta = state.objects.commit(upload, object).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => OssError::new(
-            StatusCode::CONFLICT,
-            "FileAlreadyExists",
-            "The object you specified already exists and can not be overwritten.",
-        ),
-        _ => internal(e),
-    })?;
+    let meta = state
+        .objects
+        .commit(upload, object)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => OssError::new(
+                StatusCode::CONFLICT,
+                "FileAlreadyExists",
+                "The object you specified already exists and can not be overwritten.",
+            ),
+            _ => internal(e),
+        })?;
     tracing::info!(bucket = %meta.bucket, size = meta.size, operation, "emulator: object stored");
     let Some(param) = callback else {
         return Ok(with_object_headers(&mut HttpResponse::build(plain_status), &meta).finish());

@@ -163,7 +163,8 @@ pub(crate) async fn handle(
         key: key.clone(),
         content_type,
         user_meta: user_meta(&fields),
-        forbid_overwrite: field(&fields, "x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        forbid_overwrite: field(&fields, "x-oss-forbid-overwrite")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     };
     let status = match field(&fields, "success_action_status") {
         Some("200") => StatusCode::OK,

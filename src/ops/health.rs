@@ -16,10 +16,7 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn new(spool: Arc<Spool>, health: Arc<DbHealth>) -> Self {
-        Readiness {
-            spool,
-            health,
-        }
+        Readiness { spool, health }
     }
 
     pub fn set_migrated(&self) {

@@ -26,9 +26,10 @@ pub async fn run_one_pass(mut settings: crate::settings::Settings) -> anyhow::Re
     use anyhow::Context;
 
     if settings.emulator.enabled {
-        let endpoint = settings.emulator.configured_endpoint().context(
-            "emulator.port is 0: set APP__EMULATOR__PORT to the port `serve` gives the emulator",
-        )?;
+        let endpoint = settings
+            .emulator
+            .configured_endpoint()
+            .context("emulator.port is 0: set APP__EMULATOR__PORT to the port `serve` gives the emulator")?;
         settings.use_emulator(&endpoint, "");
     }
     let store = crate::store::open(&settings.database)?;

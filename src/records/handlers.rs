@@ -7,9 +7,7 @@ use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::store::{
-    DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion,
-};
+use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion};
 
 fn store_error(err: StoreError) -> ApiError {
     match err {

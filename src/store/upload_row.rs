@@ -213,7 +213,8 @@ where
 }
 
 /// An upload's earlier versions, oldest first, in the order [`version_from_row`] reads.
-pub const VERSIONS: &str = "SELECT version, status, source, size, etag, mime_type, reason, completed_at, replaced_at
+pub const VERSIONS: &str =
+    "SELECT version, status, source, size, etag, mime_type, reason, completed_at, replaced_at
      FROM upload_versions WHERE upload_id = $1 ORDER BY version";
 
 pub fn version_from_row<'r, R>(row: &'r R) -> Result<UploadVersion, StoreError>

@@ -364,7 +364,10 @@ async fn an_overwritten_object_is_a_new_version_checked_like_the_first(kind: Sto
         )
         .await;
     let upload_id = credential["upload_id"].as_str().unwrap();
-    let first = oss.callback_for(&credential, &ObjectFacts::default()).send(&app).await;
+    let first = oss
+        .callback_for(&credential, &ObjectFacts::default())
+        .send(&app)
+        .await;
     assert_eq!(first.status(), 200);
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["status"], "completed");
@@ -379,7 +382,10 @@ async fn an_overwritten_object_is_a_new_version_checked_like_the_first(kind: Sto
     let second: Value = second.json().await.unwrap();
     assert_eq!(second["status"], "rejected", "{second}");
     assert_eq!(second["size"], 8 * 1024 * 1024);
-    assert!(second["reason"].as_str().unwrap().contains("over the profile's limit"));
+    assert!(second["reason"]
+        .as_str()
+        .unwrap()
+        .contains("over the profile's limit"));
     // The same new version again is a repeat of it, not a third version.
     let again = oss.callback_for(&credential, &bigger).send(&app).await;
     assert_eq!(again.json::<Value>().await.unwrap(), second);

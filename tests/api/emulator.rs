@@ -644,12 +644,22 @@ async fn a_reused_credential_cannot_replace_the_recorded_object() {
     // Dropping the field from the form breaks the policy.
     let mut fields = fields(&c);
     fields.retain(|(k, _)| k != "x-oss-forbid-overwrite");
-    let dropped = post_form(c["form"]["action"].as_str().unwrap(), &fields, second, "image/png").await;
+    let dropped = post_form(
+        c["form"]["action"].as_str().unwrap(),
+        &fields,
+        second,
+        "image/png",
+    )
+    .await;
     assert_eq!(oss_error(dropped).await.0, 403);
 
     let stored = get_object(&emulator_of(&app), c["key"].as_str().unwrap()).await;
     assert_eq!(stored.bytes().await.unwrap(), first, "the first object stays");
-    let record = app.store().get_upload(c["upload_id"].as_str().unwrap()).await.unwrap();
+    let record = app
+        .store()
+        .get_upload(c["upload_id"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(record.size, Some(first.len() as i64));
     assert_eq!(record.etag.as_deref(), Some(md5_upper(&first).as_str()));
 }

@@ -41,20 +41,39 @@ struct Service {
     base: String,
 }
 
+/// The binary with the environment an operator would give it; `extra` wins.
+fn command(dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("APP_CONFIG_DIR", config_dir())
+        .env("DATABASE_URL", database_url)
+        .env("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .env("APP__CALLBACK__SPOOL_DIR", dir.join("spool"))
+        .env("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100")
+        .env("APP__ISSUANCE__RATE_PER_MINUTE", "0")
+        .env("APP__EMULATOR__ENABLED", "false")
+        .env("RUST_LOG", "warn");
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command
+}
+
 impl Service {
     async fn start(dir: &std::path::Path, database_url: &str, port: u16) -> Service {
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"))
-            .current_dir(dir)
-            .env_clear()
-            .env("APP_CONFIG_DIR", config_dir())
+        Self::start_with(dir, database_url, port, &[]).await
+    }
+
+    async fn start_with(
+        dir: &std::path::Path,
+        database_url: &str,
+        port: u16,
+        extra: &[(&str, &str)],
+    ) -> Service {
+        let child = command(dir, database_url, extra)
             .env("APP__SERVER__PORT", port.to_string())
-            .env("DATABASE_URL", database_url)
-            .env("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1")
-            .env("APP__CALLBACK__SPOOL_DIR", dir.join("spool"))
-            .env("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100")
-            .env("APP__ISSUANCE__RATE_PER_MINUTE", "0")
-            .env("APP__EMULATOR__ENABLED", "false")
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -69,6 +88,17 @@ impl Service {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Service { child, base }
+    }
+
+    async fn sigterm(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let exited = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        assert!(exited.expect("stops after SIGTERM").unwrap().success());
     }
 
     async fn sigkill(mut self) {
@@ -87,9 +117,23 @@ fn token(user: &str) -> String {
 }
 
 /// A `201` means the ledger entry is durable: 300 credentials issued while the database is away,
-/// then SIGKILL, then a restart once the database is back: all 300 are pending uploads.
+/// then SIGKILL (or SIGTERM), then a restart once the database is back: all 300 are pending.
 #[tokio::test]
 async fn credentials_issued_during_an_outage_survive_sigkill() {
+    issued_during_an_outage_survive(Stop::Kill).await
+}
+
+#[tokio::test]
+async fn credentials_issued_during_an_outage_survive_sigterm() {
+    issued_during_an_outage_survive(Stop::Term).await
+}
+
+enum Stop {
+    Kill,
+    Term,
+}
+
+async fn issued_during_an_outage_survive(stop: Stop) {
     let (_db, proxy, via_proxy, store) = database_behind_a_proxy().await;
     let dir = tempfile::tempdir().unwrap();
     proxy.cut();
@@ -99,17 +143,38 @@ async fn credentials_issued_during_an_outage_survive_sigkill() {
     let token = token("alice");
     let body = json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10});
     let issued: Vec<String> = futures_util::future::join_all((0..300).map(|_| {
-        let (client, token, body, url) = (client.clone(), token.clone(), body.clone(), format!("{}/v1/uploads", service.base));
+        let (client, token, body, url) = (
+            client.clone(),
+            token.clone(),
+            body.clone(),
+            format!("{}/v1/uploads", service.base),
+        );
         async move {
-            let resp = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            let resp = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 201);
-            resp.json::<Value>().await.unwrap()["upload_id"].as_str().unwrap().to_string()
+            resp.json::<Value>().await.unwrap()["upload_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
         }
     }))
     .await;
     assert_eq!(issued.len(), 300);
-    service.sigkill().await;
-    assert_eq!(pending_rows(&store).await, 0, "nothing reached the database during the outage");
+    match stop {
+        Stop::Kill => service.sigkill().await,
+        Stop::Term => service.sigterm().await,
+    }
+    assert_eq!(
+        pending_rows(&store).await,
+        0,
+        "nothing reached the database during the outage"
+    );
 
     proxy.restore();
     let service = Service::start(dir.path(), &via_proxy, port).await;
@@ -121,7 +186,10 @@ async fn credentials_issued_during_an_outage_survive_sigkill() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(pending, 300, "every issued credential is in the ledger after the restart");
+    assert_eq!(
+        pending, 300,
+        "every issued credential is in the ledger after the restart"
+    );
     for id in issued.iter().take(5) {
         assert_eq!(store.get_upload(id).await.unwrap().status, UploadStatus::Pending);
     }
@@ -157,7 +225,8 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n outage test";
 /// Issues a credential and uploads with its presigned PUT: the emulator stores the object and
 /// makes the callback. Returns the upload id, the PUT's status and how long the PUT took.
 async fn upload(app: &TestApp, token: &str) -> (String, u16, Duration) {
-    let body = json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": PNG.len()});
+    let body =
+        json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": PNG.len()});
     let credential = app.issue(token, body).await;
     let started = Instant::now();
     let resp = app.put_object(&credential, PNG.to_vec()).await;
@@ -166,7 +235,11 @@ async fn upload(app: &TestApp, token: &str) -> (String, u16, Duration) {
     let answer: Value = resp.json().await.unwrap_or(Value::Null);
     let id = credential["upload_id"].as_str().unwrap().to_string();
     if status == 200 {
-        assert_eq!(answer["upload_id"], id.as_str(), "the callback's answer reaches the app");
+        assert_eq!(
+            answer["upload_id"],
+            id.as_str(),
+            "the callback's answer reaches the app"
+        );
     }
     (id, status, elapsed)
 }
@@ -184,7 +257,11 @@ async fn callbacks_during_a_database_outage_never_wait_for_it() {
     let mut uploads = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let started = Instant::now();
-    let (cut_at, restore_at, end_at) = (Duration::from_secs(2), Duration::from_secs(22), Duration::from_secs(25));
+    let (cut_at, restore_at, end_at) = (
+        Duration::from_secs(2),
+        Duration::from_secs(22),
+        Duration::from_secs(25),
+    );
     let mut cut = false;
     while started.elapsed() < end_at {
         tick.tick().await;
@@ -204,7 +281,10 @@ async fn callbacks_during_a_database_outage_never_wait_for_it() {
     let mut during: Vec<Duration> = results.iter().filter(|r| r.0).map(|r| r.1 .2).collect();
     during.sort();
     let refused: Vec<_> = results.iter().filter(|r| r.1 .1 != 200).collect();
-    assert!(refused.is_empty(), "every upload got its callback answer: {refused:?}");
+    assert!(
+        refused.is_empty(),
+        "every upload got its callback answer: {refused:?}"
+    );
     assert!(during.len() >= 150, "uploads during the outage: {}", during.len());
     let p99 = during[during.len() * 99 / 100 - 1];
     eprintln!(
@@ -220,7 +300,8 @@ async fn callbacks_during_a_database_outage_never_wait_for_it() {
     let mut recorded = 0;
     for _ in 0..150 {
         recorded = store.count_uploads().await.unwrap();
-        let spool = app.get("/readyz").await.json::<Value>().await.unwrap()["checks"]["spool"]["depth"].clone();
+        let spool =
+            app.get("/readyz").await.json::<Value>().await.unwrap()["checks"]["spool"]["depth"].clone();
         if recorded == results.len() as i64 + 1 && spool == 0 {
             break;
         }
@@ -257,9 +338,13 @@ async fn two_instances_record_each_upload_once() {
         ],
     )
     .await;
-    balancer.set_targets(vec![format!("127.0.0.1:{}", a.port), format!("127.0.0.1:{}", b.port)]);
+    balancer.set_targets(vec![
+        format!("127.0.0.1:{}", a.port),
+        format!("127.0.0.1:{}", b.port),
+    ]);
     let token = a.token_for("alice");
-    let body = json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": PNG.len()});
+    let body =
+        json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": PNG.len()});
 
     let uploads = (0..30).map(|i| {
         let (a, b, token, body) = (&a, &b, token.clone(), body.clone());
@@ -296,8 +381,191 @@ async fn two_instances_record_each_upload_once() {
     });
     let ids = futures_util::future::join_all(uploads).await;
     let store = a.store_at(db.url());
-    assert_eq!(store.count_uploads().await.unwrap(), ids.len() as i64, "one row per upload");
+    assert_eq!(
+        store.count_uploads().await.unwrap(),
+        ids.len() as i64,
+        "one row per upload"
+    );
     for id in &ids {
-        assert_eq!(store.get_upload(id).await.unwrap().status, UploadStatus::Completed);
+        assert_eq!(
+            store.get_upload(id).await.unwrap().status,
+            UploadStatus::Completed
+        );
+    }
+}
+
+/// `upload-signer reconcile` in `local` reaches the emulator that `serve` runs (not the real OSS
+/// host), and exits non-zero when an upload could not be examined, so a scheduler notices.
+#[tokio::test]
+async fn the_reconcile_command_reaches_the_emulator_and_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/app.db", dir.path().display());
+    let emulator_port = free_port().to_string();
+    let emulator_dir = dir.path().join("emulator").display().to_string();
+    let env = [
+        ("APP_ENV", "local"),
+        ("APP__EMULATOR__ENABLED", "true"),
+        ("APP__EMULATOR__PORT", emulator_port.as_str()),
+        ("APP__EMULATOR__DATA_DIR", emulator_dir.as_str()),
+        ("APP__RECONCILE__ENABLED", "false"),
+        ("APP__RECONCILE__GRACE_SECS", "-86400"),
+        // Nothing listens on port 1: the callback fails, the upload stays pending.
+        ("APP__CALLBACK__URL", "http://127.0.0.1:1/v1/oss/callback"),
+    ];
+    let service = Service::start_with(dir.path(), &db, free_port(), &env).await;
+    let client = reqwest::Client::new();
+    let token = token("alice");
+    let issue = || async {
+        let body =
+            json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": PNG.len()});
+        let resp = client
+            .post(format!("{}/v1/uploads", service.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        resp.json::<Value>().await.unwrap()
+    };
+    let uploaded = issue().await;
+    let mut put = client
+        .put(uploaded["put"]["url"].as_str().unwrap())
+        .body(PNG.to_vec());
+    for (name, value) in uploaded["put"]["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    assert_eq!(
+        put.send().await.unwrap().status(),
+        203,
+        "callback failed, object stored"
+    );
+
+    let pass = command(dir.path(), &db, &env)
+        .arg("reconcile")
+        .output()
+        .await
+        .unwrap();
+    assert!(pass.status.success(), "{}", String::from_utf8_lossy(&pass.stderr));
+    let report: Value = serde_json::from_slice(&pass.stdout).unwrap();
+    assert_eq!(report["completed"], 1, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+
+    // With the emulator gone, an upload cannot be examined: the command says so and fails.
+    issue().await;
+    service.sigkill().await;
+    let pass = command(dir.path(), &db, &env)
+        .arg("reconcile")
+        .output()
+        .await
+        .unwrap();
+    assert!(!pass.status.success(), "exit status {:?}", pass.status);
+    let report: Value = serde_json::from_slice(&pass.stdout).unwrap();
+    assert_eq!(report["errors"], 1, "{report}");
+}
+
+/// Two instances on one Postgres behind a round-robin proxy, under load: one is SIGKILLed
+/// midway and started again. Every credential answered `201` is in the ledger and every
+/// callback answered `200` is recorded, once.
+#[tokio::test]
+async fn a_sigkilled_instance_loses_nothing_it_answered() {
+    let db = TestDb::create(StoreKind::Postgres).await;
+    let store = upload_signer::store::open(&test_settings(db.url(), &[]).database).unwrap();
+    store.migrate().await.unwrap();
+    let oss = std::sync::Arc::new(crate::oss_stand_in::OssStandIn::start().await);
+    let prefix = oss.prefix.clone();
+    let env = [("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", prefix.as_str())];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = Service::start_with(dir_a.path(), db.url(), port_a, &env).await;
+    let b = Service::start_with(dir_b.path(), db.url(), port_b, &env).await;
+    let balancer =
+        TcpProxy::round_robin(vec![format!("127.0.0.1:{port_a}"), format!("127.0.0.1:{port_b}")]).await;
+    let base = format!("http://127.0.0.1:{}", balancer.port);
+    let token = token("alice");
+    let body = json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10});
+
+    // Each upload: a credential, then its callback, each on a fresh connection (so the balancer
+    // alternates). Answers that never came (the killed instance's) promise nothing.
+    let mut uploads = tokio::task::JoinSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut a = Some(a);
+    for i in 0..400 {
+        tick.tick().await;
+        if i == 200 {
+            a.take().unwrap().sigkill().await;
+        }
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let (base, token, body, oss) = (base.clone(), token.clone(), body.clone(), oss.clone());
+        uploads.spawn(async move {
+            let issued = client
+                .post(format!("{base}/v1/uploads"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await;
+            let Ok(issued) = issued.filter_status(201) else {
+                return (None, false);
+            };
+            let credential: Value = issued.json().await.unwrap();
+            let id = credential["upload_id"].as_str().unwrap().to_string();
+            let answered = matches!(
+                oss.callback_for(&credential, &crate::oss_stand_in::ObjectFacts::default())
+                    .send_to(&client, &base)
+                    .await,
+                Ok(resp) if resp.status() == 200
+            );
+            (Some(id), answered)
+        });
+    }
+    let results = uploads.join_all().await;
+    let _a = Service::start_with(dir_a.path(), db.url(), port_a, &env).await;
+    let issued: Vec<&String> = results.iter().filter_map(|r| r.0.as_ref()).collect();
+    let recorded: Vec<&String> = results
+        .iter()
+        .filter(|r| r.1)
+        .filter_map(|r| r.0.as_ref())
+        .collect();
+    assert!(
+        issued.len() > 250 && recorded.len() > 200,
+        "{} issued, {} recorded",
+        issued.len(),
+        recorded.len()
+    );
+    // A credential committed just before the kill but never answered may add a row (it ends
+    // abandoned); none answered may be missing.
+    let rows = store.count_uploads().await.unwrap();
+    assert!(
+        (issued.len() as i64..=issued.len() as i64 + 2).contains(&rows),
+        "{rows} rows for {} 201s",
+        issued.len()
+    );
+    for id in &issued {
+        store.get_upload(id).await.expect("every 201 is in the ledger");
+    }
+    for id in &recorded {
+        assert_eq!(
+            store.get_upload(id).await.unwrap().status,
+            UploadStatus::Completed,
+            "{id}"
+        );
+    }
+    drop(b);
+}
+
+/// The answer if it has this status; anything else (refused connection included) as an error.
+trait FilterStatus {
+    fn filter_status(self, status: u16) -> Result<reqwest::Response, ()>;
+}
+
+impl FilterStatus for reqwest::Result<reqwest::Response> {
+    fn filter_status(self, status: u16) -> Result<reqwest::Response, ()> {
+        match self {
+            Ok(resp) if resp.status() == status => Ok(resp),
+            _ => Err(()),
+        }
     }
 }

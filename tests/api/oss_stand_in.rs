@@ -147,14 +147,20 @@ impl OssStandIn {
 
 impl SignedCallback {
     pub async fn send(&self, app: &TestApp) -> reqwest::Response {
-        app.client
-            .post(app.url(&self.path))
+        self.send_to(&app.client, &app.address)
+            .await
+            .expect("callback sent")
+    }
+
+    /// Sends it to the service at `base` (`http://host:port`).
+    pub async fn send_to(&self, client: &reqwest::Client, base: &str) -> reqwest::Result<reqwest::Response> {
+        client
+            .post(format!("{base}{}", self.path))
             .header("content-type", self.content_type)
             .header("authorization", &self.authorization)
             .header("x-oss-pub-key-url", &self.key_url_header)
             .body(self.body.clone())
             .send()
             .await
-            .expect("callback sent")
     }
 }
