@@ -17,6 +17,7 @@ on_both_stores!(
     wrong_password_and_unknown_user_answer_alike,
     failed_logins_are_rate_limited,
     disabled_users_cannot_log_in_or_refresh,
+    disabled_accounts_are_refused_on_every_way_in,
     operators_disable_and_enable_users_from_the_cli,
     registration_can_be_disabled,
     registration_validates_and_normalises,
@@ -875,4 +876,80 @@ async fn a_refetch_for_an_unknown_kid_never_stalls_valid_tokens() {
         "a valid token waited {slowest:?}"
     );
     assert!(fetches.load(Ordering::SeqCst) <= 3, "one refetch at a time");
+}
+
+/// Polls `/v1/me` until it answers `status` (running services reload the disabled set every 2 s).
+async fn me_becomes(app: &TestApp, token: &str, status: u16) -> reqwest::Response {
+    for _ in 0..60 {
+        let resp = me(app, token).await;
+        if resp.status() == status {
+            return resp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/v1/me never answered {status}");
+}
+
+/// A disabled account's unexpired access token is refused too, and so is an external identity
+/// an operator disabled by its user id; enabling lets both in again.
+async fn disabled_accounts_are_refused_on_every_way_in(kind: StoreKind) {
+    let app = spawn_app_with(
+        kind,
+        &[
+            ("APP__AUTH__EXTERNAL__PARTNER__ISSUER", PARTNER_ISS),
+            ("APP__AUTH__EXTERNAL__PARTNER__AUDIENCE", "partner-app"),
+            ("APP__AUTH__EXTERNAL__PARTNER__ALGORITHMS", "HS256"),
+            ("APP__AUTH__EXTERNAL__PARTNER__SECRET", PARTNER_SECRET),
+        ],
+    )
+    .await;
+    register(&app, "victor").await;
+    let (access, _) = tokens(login(&app, "victor", PASSWORD).await).await;
+    let external = hs256(
+        PARTNER_SECRET.as_bytes(),
+        None,
+        &partner_claims(json!({"sub": "7"})),
+    );
+    assert_eq!(me(&app, &access).await.status(), 200);
+    assert_eq!(me(&app, &external).await.status(), 200);
+
+    let store = app.store();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "victor", true)
+        .await
+        .unwrap();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "partner:7", true)
+        .await
+        .unwrap();
+    for token in [&access, &external] {
+        let resp = me_becomes(&app, token, 403).await;
+        assert_eq!(error_code(resp).await, "account_disabled");
+        let resp = app
+            .post_json(
+                "/v1/uploads",
+                Some(token),
+                &json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+            )
+            .await;
+        assert_eq!(resp.status(), 403);
+    }
+    // Another user of the same provider is not affected, and the marker row cannot log in.
+    let other = hs256(
+        PARTNER_SECRET.as_bytes(),
+        None,
+        &partner_claims(json!({"sub": "8"})),
+    );
+    assert_eq!(me(&app, &other).await.status(), 200);
+    assert_eq!(
+        unauthorized(login(&app, "partner:7", PASSWORD).await).await,
+        "invalid_credentials"
+    );
+
+    upload_signer::auth::set_account_disabled(store.as_ref(), "victor", false)
+        .await
+        .unwrap();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "partner:7", false)
+        .await
+        .unwrap();
+    me_becomes(&app, &access, 200).await;
+    me_becomes(&app, &external, 200).await;
 }
