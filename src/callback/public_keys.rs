@@ -52,11 +52,12 @@ pub struct PublicKeys {
     metrics: actix_web::web::Data<Metrics>,
 }
 
-/// What the cache holds for a URL right now.
-enum Cached {
-    Fresh(Arc<RsaPublicKey>),
-    RecentlyFailed(Option<Arc<RsaPublicKey>>),
-    Missing(Option<Arc<RsaPublicKey>>),
+enum Lookup {
+    Use(Arc<RsaPublicKey>),
+    /// A fetch is due; `stale` is served if it fails.
+    Fetch {
+        stale: Option<Arc<RsaPublicKey>>,
+    },
 }
 
 impl PublicKeys {
@@ -116,17 +117,14 @@ impl PublicKeys {
     }
 
     async fn key_for(&self, url: &str, entry: &Entry) -> Result<Arc<RsaPublicKey>, CallbackError> {
-        if let Some(key) = self.settled(entry)? {
+        if let Lookup::Use(key) = self.lookup(entry)? {
             return Ok(key);
         }
         // One fetch per URL; whoever waited finds its key, or its failure, cached.
         let _fetching = entry.fetching.lock().await;
-        if let Some(key) = self.settled(entry)? {
-            return Ok(key);
-        }
-        let stale = match self.cached(entry) {
-            Cached::Missing(stale) | Cached::RecentlyFailed(stale) => stale,
-            Cached::Fresh(key) => return Ok(key),
+        let stale = match self.lookup(entry)? {
+            Lookup::Use(key) => return Ok(key),
+            Lookup::Fetch { stale } => stale,
         };
         // Listed URLs are few and each has its own lock; the URLs a prefix admits are as many
         // as a forger likes, so their fetches share a bound.
@@ -166,38 +164,30 @@ impl PublicKeys {
         }
     }
 
-    /// A fresh key, or the answer for a URL whose fetch failed recently; `None` when a fetch is due.
-    fn settled(&self, entry: &Entry) -> Result<Option<Arc<RsaPublicKey>>, CallbackError> {
-        match self.cached(entry) {
-            Cached::Fresh(key) => {
+    /// What the cache answers for a URL now: a key to use (fresh, or stale while its URL is
+    /// failing), the failure of a recent fetch, or that a fetch is due.
+    fn lookup(&self, entry: &Entry) -> Result<Lookup, CallbackError> {
+        let mut slot = lock(&entry.slot);
+        slot.last_used = Some(Instant::now());
+        let (stale, fresh) = match slot.key.clone() {
+            Some((key, at)) if at.elapsed() < self.ttl => (None, Some(key)),
+            other => (other.map(|(key, _)| key), None),
+        };
+        let failing = slot.failed_at.is_some_and(|at| at.elapsed() < self.failure_ttl);
+        drop(slot);
+        match (fresh, stale, failing) {
+            (Some(key), _, _) => {
                 self.count("hit");
-                Ok(Some(key))
+                Ok(Lookup::Use(key))
             }
-            Cached::RecentlyFailed(Some(stale)) => Ok(Some(self.serve_stale(stale, &"recent fetch failed"))),
-            Cached::RecentlyFailed(None) => {
+            (None, Some(stale), true) => Ok(Lookup::Use(self.serve_stale(stale, &"recent fetch failed"))),
+            (None, None, true) => {
                 self.count("failure_cached");
                 Err(CallbackError::KeyUnavailable(
                     "the key URL failed recently; not fetched again yet".into(),
                 ))
             }
-            Cached::Missing(_) => Ok(None),
-        }
-    }
-
-    fn cached(&self, entry: &Entry) -> Cached {
-        let mut slot = lock(&entry.slot);
-        slot.last_used = Some(Instant::now());
-        let key = slot.key.clone();
-        match key {
-            Some((key, at)) if at.elapsed() < self.ttl => Cached::Fresh(key),
-            stale => {
-                let stale = stale.map(|(key, _)| key);
-                if slot.failed_at.is_some_and(|at| at.elapsed() < self.failure_ttl) {
-                    Cached::RecentlyFailed(stale)
-                } else {
-                    Cached::Missing(stale)
-                }
-            }
+            (None, stale, false) => Ok(Lookup::Fetch { stale }),
         }
     }
 
