@@ -73,7 +73,8 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Disable an account: it can no longer log in or refresh; its refresh tokens are revoked.
+    /// Disable an account (a username, or an external user id `provider:sub`): every token of it
+    /// is refused; its refresh tokens are revoked.
     Disable { username: String },
     /// Enable a disabled account again.
     Enable { username: String },

@@ -8,6 +8,7 @@ pub mod completion;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod input_guard;
 pub mod middleware;
 pub mod ops;
 pub mod rate_limit;

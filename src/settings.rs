@@ -89,6 +89,16 @@ pub struct Settings {
     /// The built-in OSS emulator (development only).
     #[serde(default)]
     pub emulator: EmulatorSettings,
+    /// Operator endpoints.
+    #[serde(default)]
+    pub ops: OpsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OpsSettings {
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9464`), not beside the API; unset:
+    /// on the API port.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 fn default_env() -> AppEnv {
@@ -245,6 +255,7 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
+                .with_list_parse_key("callback.allowed_key_urls")
                 .with_list_parse_key("callback.allowed_key_url_prefixes")
                 .with_list_parse_key("server.cors_allowed_origins")
                 .source(Some(app_vars)),
@@ -314,6 +325,7 @@ impl Settings {
                 hint: "set APP__CALLBACK__URL to the public https URL OSS can reach".into(),
             });
         }
+        self.callback.validate()?;
         if !self.callback.path.starts_with('/') {
             return Err(invalid("callback.path", "must start with `/`"));
         }

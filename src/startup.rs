@@ -49,7 +49,7 @@ impl Application {
         // Bound first: profiles and the callback key allow-list must name its real port.
         let emulator = if settings.emulator.enabled {
             let emulator = Emulator::bind(&settings)?;
-            settings.use_emulator(&emulator.endpoint(), &emulator.public_key_url_prefix());
+            settings.use_emulator(&emulator.endpoint(), &emulator.public_key_url());
             Some(emulator)
         } else {
             None
@@ -116,8 +116,14 @@ impl Application {
             run_replayer(replay_spool, replay_health, replay_every, cancel)
         });
 
+        if let Some(addr) = settings.ops.metrics_addr {
+            ops::spawn_metrics_server(addr, metrics.clone(), readiness_data.clone(), store_data.clone())
+                .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
+        }
+        let serve_metrics = settings.ops.metrics_addr.is_none();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(crate::input_guard::refuse_unusable_input))
                 .wrap(cors(&settings_data.server.cors_allowed_origins))
                 .wrap(from_fn(request_context))
                 .app_data(routes::json_config(settings_data.server.max_body_bytes))
@@ -137,7 +143,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(accounts.clone())
                 .app_data(sts_data.clone())
-                .configure(ops::configure)
+                .configure(ops::configure(serve_metrics))
                 .configure(auth::configure)
                 .configure(credentials::configure)
                 .configure(reconcile::configure)

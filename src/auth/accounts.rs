@@ -37,6 +37,7 @@ impl Accounts {
         store: DynStore,
         authenticator: Arc<Authenticator>,
     ) -> anyhow::Result<Self> {
+        authenticator.disabled.follow(store.clone());
         Ok(Accounts {
             store,
             authenticator,
@@ -199,12 +200,17 @@ impl Accounts {
 }
 
 /// Disables (or re-enables) an account by username, for operators. Disabling also revokes every
-/// refresh token of the account; access tokens already issued expire on their own (short TTL).
+/// refresh token of the account; running services refuse its access tokens within seconds
+/// (`auth::disabled`). An external identity is named by its user id (`provider:sub`, which no
+/// username can be): it gets a marker row that cannot log in, so it can be disabled too.
 pub async fn set_account_disabled(
     store: &dyn Store,
     username: &str,
     disabled: bool,
 ) -> Result<User, AuthError> {
+    if username.contains(':') {
+        return set_external_identity_disabled(store, username, disabled).await;
+    }
     let name = Username::parse(username)?;
     let mut user = store
         .find_user_by_username(name.as_str())
@@ -216,4 +222,28 @@ pub async fn set_account_disabled(
     }
     user.disabled = disabled;
     Ok(user)
+}
+
+async fn set_external_identity_disabled(
+    store: &dyn Store,
+    user_id: &str,
+    disabled: bool,
+) -> Result<User, AuthError> {
+    match store.set_user_disabled(user_id, disabled).await {
+        Ok(()) => Ok(store.get_user(user_id).await?),
+        Err(StoreError::NotFound) if disabled => {
+            let marker = User {
+                id: user_id.to_string(),
+                // Usernames never contain `:`: nobody can log in as this, or register it.
+                username: user_id.to_string(),
+                // No PHC string: no password ever verifies against it.
+                password_hash: String::new(),
+                disabled: true,
+                created_at: Utc::now(),
+            };
+            store.create_user(&marker).await?;
+            Ok(marker)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -6,6 +6,7 @@
 //! public-key confusion); `alg: none` is not even parsed by jsonwebtoken.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
@@ -18,10 +19,12 @@ use crate::settings::{ExternalIssuerSettings, ExternalKeySource, Settings, Setti
 
 enum IssuerKey {
     Static(DecodingKey),
-    Jwks(Box<JwksCache>),
+    Jwks(Arc<JwksCache>),
 }
 
 struct Issuer {
+    /// The provider's configured name: the namespace of its user ids.
+    name: String,
     issuer: String,
     audience: String,
     algorithms: Vec<Algorithm>,
@@ -40,7 +43,8 @@ struct Claims {
     sub: String,
 }
 
-/// Longest `sub` accepted as a user id (it ends up in the ledger and in object keys).
+/// Longest `sub` accepted (with its provider's name it becomes the user id, in the ledger and in
+/// object keys).
 const MAX_SUB_LEN: usize = 255;
 
 impl ExternalIssuers {
@@ -60,6 +64,13 @@ impl ExternalIssuers {
             None => Ok(None),
         }
     }
+}
+
+/// The user id of a provider's subject. A provider chooses its `sub` freely, so it is confined to
+/// the provider's own namespace: built-in ids (UUIDs) have no `:`, and provider names are unique,
+/// so no provider can name a built-in account or another provider's user.
+pub fn external_user_id(provider: &str, sub: &str) -> String {
+    format!("{provider}:{sub}")
 }
 
 impl Issuer {
@@ -84,7 +95,7 @@ impl Issuer {
                     reason: format!("not a PEM {} public key: {e}", if is_ec { "EC" } else { "RSA" }),
                 })?)
             }
-            ExternalKeySource::Jwks(url) => IssuerKey::Jwks(Box::new(
+            ExternalKeySource::Jwks(url) => IssuerKey::Jwks(Arc::new(
                 JwksCache::new(
                     url,
                     Duration::from_secs(cfg.jwks_timeout_secs),
@@ -98,6 +109,7 @@ impl Issuer {
             )),
         };
         Ok(Issuer {
+            name: name.to_string(),
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             algorithms,
@@ -131,11 +143,27 @@ impl Issuer {
         if claims.sub.len() > MAX_SUB_LEN || claims.sub.chars().any(char::is_control) {
             return Err(AuthError::Invalid("unusable subject"));
         }
-        // `sub` is the user id as the provider gives it, not namespaced: apps that move between
-        // providers keep their users' ids. Built-in accounts use UUIDs, which providers don't reuse.
         Ok(AuthUser {
-            user_id: claims.sub,
+            user_id: external_user_id(&self.name, &claims.sub),
             issuer: self.issuer.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::external_user_id;
+    use crate::credentials::encode_user_id;
+
+    #[test]
+    fn provider_ids_are_namespaced_and_safe_in_keys() {
+        assert_eq!(external_user_id("idp", "auth0|42"), "idp:auth0|42");
+        // A built-in id (a UUID) cannot be reached: every provider id has its provider's prefix.
+        let builtin = "0190c0de-0000-7000-8000-000000000001";
+        assert_ne!(external_user_id("idp", builtin), builtin);
+        assert_ne!(external_user_id("a", "x"), external_user_id("b", "x"));
+        // In object keys the `:` is escaped like any unsafe byte: no `/`, no dot segment.
+        assert_eq!(encode_user_id(&external_user_id("idp", "../x")), "idp~3A..~2Fx");
+        assert_eq!(encode_user_id(&external_user_id("idp", "a/b")), "idp~3Aa~2Fb");
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use super::disabled::DisabledUsers;
 use super::external::ExternalIssuers;
 use super::tokens::peek_issuer;
 use super::{AccessTokens, AuthError};
@@ -15,6 +16,8 @@ use crate::settings::{Settings, SettingsError};
 pub struct Authenticator {
     pub access_tokens: AccessTokens,
     pub external: ExternalIssuers,
+    /// Refused whatever their token says.
+    pub disabled: Arc<DisabledUsers>,
 }
 
 impl Authenticator {
@@ -22,12 +25,22 @@ impl Authenticator {
         Ok(Authenticator {
             access_tokens: AccessTokens::from_settings(settings)?,
             external: ExternalIssuers::from_settings(settings)?,
+            disabled: Arc::default(),
         })
     }
 
-    /// Verifies a bearer token (ours, or a trusted external issuer's) and returns the user it names.
-    /// Async because an external issuer's keys may have to be fetched first.
+    /// Verifies a bearer token (ours, or a trusted external issuer's) and returns the user it names,
+    /// unless that account is disabled. Async because an external issuer's keys may have to be
+    /// fetched first.
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, AuthError> {
+        let user = self.verify(token).await?;
+        if self.disabled.contains(&user.user_id) {
+            return Err(AuthError::AccountDisabled);
+        }
+        Ok(user)
+    }
+
+    async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
         if let Some(claims) = self.access_tokens.verify(token)? {
             return Ok(AuthUser {
                 user_id: claims.sub,

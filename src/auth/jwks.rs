@@ -4,8 +4,14 @@
 //! not have (the issuer rotated its keys) — but never more than once per `min_refetch`, so tokens
 //! with made-up key ids cannot make us hammer the issuer. If a refetch fails, the keys we already
 //! have keep working.
+//!
+//! A token whose key is cached never waits for a fetch: the state lock is held only to read or
+//! swap the key set, never across HTTP. One refetch runs at a time (its own lock, which only
+//! tokens with an unknown kid wait on); an expired set is refreshed in the background while its
+//! keys go on verifying.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
@@ -38,7 +44,9 @@ pub struct JwksCache {
     client: reqwest::Client,
     max_age: Duration,
     min_refetch: Duration,
-    state: tokio::sync::Mutex<State>,
+    state: RwLock<State>,
+    /// Held by the one refetch in progress.
+    refetching: tokio::sync::Mutex<()>,
 }
 
 impl JwksCache {
@@ -58,45 +66,75 @@ impl JwksCache {
             client,
             max_age,
             min_refetch,
-            state: tokio::sync::Mutex::new(State::default()),
+            state: RwLock::new(State::default()),
+            refetching: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The key for a token with this `kid` and `alg`.
-    pub async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, AuthError> {
-        // One lock for lookups and fetches: concurrent misses wait for a single fetch instead of
-        // each starting their own.
-        let mut state = self.state.lock().await;
-        let now = Instant::now();
-        let stale = state
-            .fetched_at
-            .is_none_or(|t| now.duration_since(t) >= self.max_age);
-        let found = lookup(&state, kid);
-        if found.is_some() && !stale {
-            return select(found, alg);
-        }
-        let may_fetch = state
-            .last_attempt
-            .is_none_or(|t| now.duration_since(t) >= self.min_refetch);
-        if may_fetch {
-            state.last_attempt = Some(now);
-            match self.fetch().await {
-                Ok((keys, anonymous)) => {
-                    state.keys = keys;
-                    state.anonymous = anonymous;
-                    state.fetched_at = Some(Instant::now());
-                }
-                Err(reason) => {
-                    tracing::warn!(url = %self.url, %reason, "JWKS fetch failed; keeping cached keys");
-                    if state.fetched_at.is_none() {
-                        return Err(AuthError::ProviderUnavailable);
-                    }
-                }
+    pub async fn key(self: &Arc<Self>, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, AuthError> {
+        let (found, stale) = {
+            let state = self.read();
+            let stale = state.fetched_at.is_none_or(|t| t.elapsed() >= self.max_age);
+            (lookup(&state, kid), stale)
+        };
+        if let Some(found) = found {
+            if stale {
+                let this = self.clone();
+                tokio::spawn(async move { this.refetch(Need::Fresh).await });
             }
-        } else if state.fetched_at.is_none() {
+            return select(Some(found), alg);
+        }
+        self.refetch(Need::Kid(kid)).await;
+        let state = self.read();
+        if state.fetched_at.is_none() {
             return Err(AuthError::ProviderUnavailable);
         }
         select(lookup(&state, kid), alg)
+    }
+
+    /// Fetches the set unless, once it is this caller's turn, another fetch has already given
+    /// what it needs or the last attempt was too recent.
+    async fn refetch(&self, need: Need<'_>) {
+        let _one_at_a_time = match need {
+            // A background refresh already under way is all an expired set needs.
+            Need::Fresh => match self.refetching.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            },
+            Need::Kid(_) => self.refetching.lock().await,
+        };
+        {
+            let state = self.read();
+            let satisfied = match need {
+                Need::Kid(kid) => lookup(&state, kid).is_some(),
+                Need::Fresh => state.fetched_at.is_some_and(|t| t.elapsed() < self.max_age),
+            };
+            let too_soon = state.last_attempt.is_some_and(|t| t.elapsed() < self.min_refetch);
+            if satisfied || too_soon {
+                return;
+            }
+        }
+        self.write().last_attempt = Some(Instant::now());
+        match self.fetch().await {
+            Ok((keys, anonymous)) => {
+                let mut state = self.write();
+                state.keys = keys;
+                state.anonymous = anonymous;
+                state.fetched_at = Some(Instant::now());
+            }
+            Err(reason) => {
+                tracing::warn!(url = %self.url, %reason, "JWKS fetch failed; keeping cached keys");
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn fetch(&self) -> Result<(HashMap<String, CachedKey>, Vec<CachedKey>), String> {
@@ -119,6 +157,15 @@ impl JwksCache {
         }
         parse(&body)
     }
+}
+
+/// Why a refetch is wanted.
+#[derive(Clone, Copy)]
+enum Need<'a> {
+    /// A token names a key id we do not have (`None`: a token without one found no match).
+    Kid(Option<&'a str>),
+    /// The set is older than `max_age`.
+    Fresh,
 }
 
 fn lookup(state: &State, kid: Option<&str>) -> Option<CachedKey> {

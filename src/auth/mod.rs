@@ -6,10 +6,12 @@
 //! - `rate_limit`: failed-login limits per account and per client address
 //! - `tokens`: our own access tokens (HS256, key ids for rotation)
 //! - `external`, `jwks`: trusted external issuers (shared secret, PEM public key, or JWKS URL)
+//! - `disabled`: the in-memory set of disabled accounts every authentication checks
 //! - `extractor`: `Authenticator` and the `AuthUser` extractor
 //! - `handlers`: the HTTP routes
 
 mod accounts;
+mod disabled;
 mod error;
 mod external;
 mod extractor;

@@ -1,29 +1,63 @@
-//! OSS's callback public keys: fetched only from allowed URLs, with a short timeout, cached.
-//! Under load every callback hits the cache; a key whose refresh fails is served stale rather
-//! than refusing genuine callbacks while the key host is slow.
+//! OSS's callback public keys: fetched only from allowed canonical URLs, with a short timeout,
+//! cached per URL.
+//!
+//! Anyone can send a callback naming any allowed key URL, and the key is needed before the
+//! signature can be checked, so nothing an unsigned request causes may slow a genuine callback:
+//! - each URL has its own fetch lock (waiters of one URL find its key or its failure cached);
+//! - at most `max_key_fetches` fetches of URLs admitted by a prefix run at once; beyond that a
+//!   callback is refused at once (or served a stale key) instead of queueing;
+//! - a failed fetch is remembered for `key_failure_ttl_secs`, so a slow or dead URL costs one
+//!   fetch per interval, not one per request;
+//! - a key that has verified a signature is never evicted to make room: only keys and failures
+//!   no signed callback has vouched for are.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rsa::RsaPublicKey;
+use tokio::sync::Semaphore;
 
 use super::CallbackError;
 use crate::ops::Metrics;
 use crate::settings::CallbackSettings;
 use crate::signing;
+use crate::signing::callback::KeyUrlAllowList;
 
-/// OSS publishes one key URL; a handful of entries covers rotation and tests.
-const MAX_CACHED_KEYS: usize = 16;
+/// Entries (keys and remembered failures) kept; proven keys are never the ones dropped.
+const MAX_ENTRIES: usize = 64;
+
+#[derive(Default)]
+struct Slot {
+    key: Option<(Arc<RsaPublicKey>, Instant)>,
+    failed_at: Option<Instant>,
+    /// Verified a signature: only then can this entry not be evicted by unsigned traffic.
+    proven: bool,
+    last_used: Option<Instant>,
+}
+
+struct Entry {
+    slot: Mutex<Slot>,
+    fetching: tokio::sync::Mutex<()>,
+}
 
 pub struct PublicKeys {
-    allowed_prefixes: Vec<String>,
+    allowed: KeyUrlAllowList,
     ttl: Duration,
+    failure_ttl: Duration,
     client: reqwest::Client,
-    cache: RwLock<HashMap<String, (Arc<RsaPublicKey>, Instant)>>,
-    fetching: tokio::sync::Mutex<()>,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    fetches: Semaphore,
     pinned: Option<Arc<RsaPublicKey>>,
     metrics: actix_web::web::Data<Metrics>,
+}
+
+enum Lookup {
+    Use(Arc<RsaPublicKey>),
+    /// A fetch is due; `stale` is served if it fails.
+    Fetch {
+        stale: Option<Arc<RsaPublicKey>>,
+    },
 }
 
 impl PublicKeys {
@@ -46,77 +80,152 @@ impl PublicKeys {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(PublicKeys {
-            allowed_prefixes: settings.allowed_key_url_prefixes.clone(),
+            allowed: settings.key_url_allow_list(),
             ttl: Duration::from_secs(settings.key_cache_ttl_secs),
+            failure_ttl: Duration::from_secs(settings.key_failure_ttl_secs),
             client,
-            cache: RwLock::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            entries: Mutex::new(HashMap::new()),
+            fetches: Semaphore::new(settings.max_key_fetches.max(1)),
             pinned,
             metrics,
         })
     }
 
-    /// The key named by a callback's `x-oss-pub-key-url` header (base64).
-    pub async fn key_for(&self, header_b64: &str) -> Result<Arc<RsaPublicKey>, CallbackError> {
-        let url = signing::callback::public_key_url(header_b64, &self.allowed_prefixes)
+    /// Checks a callback's signature with the key its `x-oss-pub-key-url` header (base64) names.
+    pub async fn verify(
+        &self,
+        key_url_header: &str,
+        authorization: &str,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), CallbackError> {
+        let url = signing::callback::public_key_url(key_url_header, &self.allowed)
             .map_err(|_| CallbackError::KeyUrlNotAllowed)?;
+        let check = |key: &RsaPublicKey| {
+            signing::callback::verify(key, authorization, path, query, body)
+                .map_err(|_| CallbackError::BadSignature)
+        };
         if let Some(pinned) = &self.pinned {
-            return Ok(pinned.clone());
+            return check(pinned);
         }
-        if let Some(key) = self.fresh(&url) {
-            self.count("hit");
+        let entry = self.entry(&url);
+        let key = self.key_for(&url, &entry).await?;
+        check(&key)?;
+        lock(&entry.slot).proven = true;
+        Ok(())
+    }
+
+    async fn key_for(&self, url: &str, entry: &Entry) -> Result<Arc<RsaPublicKey>, CallbackError> {
+        if let Lookup::Use(key) = self.lookup(entry)? {
             return Ok(key);
         }
-        // One fetch at a time; whoever waited finds the key cached.
-        let _fetching = self.fetching.lock().await;
-        if let Some(key) = self.fresh(&url) {
-            self.count("hit");
-            return Ok(key);
+        // One fetch per URL; whoever waited finds its key, or its failure, cached.
+        let _fetching = entry.fetching.lock().await;
+        let stale = match self.lookup(entry)? {
+            Lookup::Use(key) => return Ok(key),
+            Lookup::Fetch { stale } => stale,
+        };
+        // Listed URLs are few and each has its own lock; the URLs a prefix admits are as many
+        // as a forger likes, so their fetches share a bound.
+        let listed = self.allowed.exact.iter().any(|u| u == url);
+        let permit = (!listed).then(|| self.fetches.try_acquire());
+        if let Some(Err(_)) = permit {
+            return match stale {
+                Some(key) => Ok(self.serve_stale(key, &"too many key fetches in flight")),
+                None => {
+                    self.count("busy");
+                    Err(CallbackError::KeyUnavailable(
+                        "too many public-key fetches in flight".into(),
+                    ))
+                }
+            };
         }
-        match self.fetch(&url).await {
+        match self.fetch(url).await {
             Ok(key) => {
                 self.count("fetch");
                 let key = Arc::new(key);
-                let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-                if cache.len() >= MAX_CACHED_KEYS && !cache.contains_key(&url) {
-                    if let Some(oldest) = cache
-                        .iter()
-                        .min_by_key(|(_, (_, at))| *at)
-                        .map(|(k, _)| k.clone())
-                    {
-                        cache.remove(&oldest);
-                    }
-                }
-                cache.insert(url, (key.clone(), Instant::now()));
+                let mut slot = lock(&entry.slot);
+                slot.key = Some((key.clone(), Instant::now()));
+                slot.failed_at = None;
+                drop(slot);
                 Ok(key)
             }
-            Err(err) => match self.cached(&url) {
-                Some((stale, _)) => {
-                    self.count("stale");
-                    tracing::warn!(error = %err, "public key refresh failed; using the cached key");
-                    Ok(stale)
+            Err(err) => {
+                lock(&entry.slot).failed_at = Some(Instant::now());
+                match stale {
+                    Some(key) => Ok(self.serve_stale(key, &err)),
+                    None => {
+                        self.count("fetch_failed");
+                        Err(err)
+                    }
                 }
-                None => {
-                    self.count("fetch_failed");
-                    Err(err)
-                }
-            },
+            }
         }
+    }
+
+    /// What the cache answers for a URL now: a key to use (fresh, or stale while its URL is
+    /// failing), the failure of a recent fetch, or that a fetch is due.
+    fn lookup(&self, entry: &Entry) -> Result<Lookup, CallbackError> {
+        let mut slot = lock(&entry.slot);
+        slot.last_used = Some(Instant::now());
+        let (stale, fresh) = match slot.key.clone() {
+            Some((key, at)) if at.elapsed() < self.ttl => (None, Some(key)),
+            other => (other.map(|(key, _)| key), None),
+        };
+        let failing = slot.failed_at.is_some_and(|at| at.elapsed() < self.failure_ttl);
+        drop(slot);
+        match (fresh, stale, failing) {
+            (Some(key), _, _) => {
+                self.count("hit");
+                Ok(Lookup::Use(key))
+            }
+            (None, Some(stale), true) => Ok(Lookup::Use(self.serve_stale(stale, &"recent fetch failed"))),
+            (None, None, true) => {
+                self.count("failure_cached");
+                Err(CallbackError::KeyUnavailable(
+                    "the key URL failed recently; not fetched again yet".into(),
+                ))
+            }
+            (None, stale, false) => Ok(Lookup::Fetch { stale }),
+        }
+    }
+
+    fn serve_stale(&self, key: Arc<RsaPublicKey>, why: &dyn std::fmt::Display) -> Arc<RsaPublicKey> {
+        self.count("stale");
+        tracing::warn!(reason = %why, "public key refresh unavailable; using the cached key");
+        key
+    }
+
+    /// The URL's entry, made room for by dropping the least recently used unproven entry.
+    fn entry(&self, url: &str) -> Arc<Entry> {
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = entries.get(url) {
+            return entry.clone();
+        }
+        if entries.len() >= MAX_ENTRIES {
+            let victim = entries
+                .iter()
+                .filter(|(_, e)| !lock(&e.slot).proven)
+                .min_by_key(|(_, e)| lock(&e.slot).last_used)
+                .map(|(url, _)| url.clone());
+            if let Some(victim) = victim {
+                entries.remove(&victim);
+            }
+        }
+        let entry = Arc::new(Entry {
+            slot: Mutex::new(Slot::default()),
+            fetching: tokio::sync::Mutex::new(()),
+        });
+        // Full of proven keys (not a thing OSS does): serve this one uncached rather than evict.
+        if entries.len() < MAX_ENTRIES {
+            entries.insert(url.to_owned(), entry.clone());
+        }
+        entry
     }
 
     fn count(&self, result: &str) {
         self.metrics.public_keys.with_label_values(&[result]).inc();
-    }
-
-    fn cached(&self, url: &str) -> Option<(Arc<RsaPublicKey>, Instant)> {
-        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        cache.get(url).cloned()
-    }
-
-    fn fresh(&self, url: &str) -> Option<Arc<RsaPublicKey>> {
-        self.cached(url)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(key, _)| key)
     }
 
     async fn fetch(&self, url: &str) -> Result<RsaPublicKey, CallbackError> {
@@ -132,4 +241,8 @@ impl PublicKeys {
         }
         signing::callback::parse_public_key_pem(&pem).map_err(|e| unavailable(&e))
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

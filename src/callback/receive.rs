@@ -13,7 +13,7 @@ use crate::completion::Completion;
 use crate::error::ApiError;
 use crate::ops::Metrics;
 use crate::settings::ProfileSettings;
-use crate::signing::{self, upload_callback, CallbackBodyType, TokenKeys};
+use crate::signing::{upload_callback, CallbackBodyType, TokenKeys};
 
 pub struct CallbackService {
     pub keys: PublicKeys,
@@ -59,11 +59,11 @@ async fn handle(
 ) -> Result<(&'static str, String), CallbackError> {
     let authorization = header_str(req, "authorization")?;
     let key_url = header_str(req, "x-oss-pub-key-url")?;
-    let key = svc.keys.key_for(key_url).await?;
     let query = req.query_string();
     let query = (!query.is_empty()).then_some(query);
-    signing::callback::verify(&key, authorization, req.uri().path(), query, body)
-        .map_err(|_| CallbackError::BadSignature)?;
+    svc.keys
+        .verify(key_url, authorization, req.uri().path(), query, body)
+        .await?;
 
     let content_type = req
         .headers()

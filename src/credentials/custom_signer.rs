@@ -24,8 +24,12 @@ pub struct SignResponse {
     pub signature: String,
 }
 
-/// OSS refuses a request whose date is further than this from its clock.
-const MAX_SKEW_MINUTES: i64 = 15;
+/// How far the SDK's `Date` may be from our clock. OSS itself accepts 15 minutes either way;
+/// phones with a clock that wrong should fix it rather than stretch a signature's life.
+const MAX_SKEW_MINUTES: i64 = 5;
+/// OSS accepts a signed request until this long after its `Date`: a signature must not outlive
+/// the credential it was made for.
+const OSS_DATE_VALIDITY_MINUTES: i64 = 15;
 
 /// Headers an SDK PUT with callback may carry; anything else (ACLs, storage class, ...) is refused.
 const ALLOWED_OSS_HEADERS: &[&str] = &[
@@ -83,14 +87,17 @@ impl Issuer {
         if parsed.bucket.as_deref() != Some(claims.bucket.as_str()) || parsed.key != claims.key {
             return Err(refuse("bucket or key differs from the issued upload"));
         }
-        if now.timestamp() >= claims.expires_at {
-            return Err(refuse("the upload credential has expired"));
-        }
         let date = DateTime::parse_from_rfc2822(&parsed.date)
             .map_err(|_| refuse("the Date line is not an HTTP date"))?
             .with_timezone(&Utc);
         if (date - now).abs() > Duration::minutes(MAX_SKEW_MINUTES) {
-            return Err(refuse("the Date is more than 15 minutes from now"));
+            return Err(CredentialError::SignDateOutOfRange(MAX_SKEW_MINUTES));
+        }
+        // Also refuses an expired credential: `date` is at least `now` minus the skew.
+        if (date + Duration::minutes(OSS_DATE_VALIDITY_MINUTES)).timestamp() > claims.expires_at {
+            return Err(CredentialError::CredentialExpiresTooSoon(
+                OSS_DATE_VALIDITY_MINUTES,
+            ));
         }
         let profile = self
             .profiles()

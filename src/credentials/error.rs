@@ -21,6 +21,10 @@ pub enum CredentialError {
     KeyTooLong,
     #[error("refusing to sign: {0}")]
     SignRefused(String),
+    #[error("refusing to sign: the Date line is more than {0} minutes from now; fix the device clock")]
+    SignDateOutOfRange(i64),
+    #[error("refusing to sign: OSS would accept the request for {0} minutes after its Date, past the upload credential's expiry; request a new upload")]
+    CredentialExpiresTooSoon(i64),
     #[error("signing failed: {0}")]
     Signing(String),
 }
@@ -38,6 +42,12 @@ impl From<CredentialError> for ApiError {
             CredentialError::KeyTooLong => "key_too_long",
             CredentialError::SignRefused(_) => {
                 return ApiError::forbidden("sign_refused", err.to_string());
+            }
+            CredentialError::SignDateOutOfRange(_) => {
+                return ApiError::forbidden("date_out_of_range", err.to_string());
+            }
+            CredentialError::CredentialExpiresTooSoon(_) => {
+                return ApiError::forbidden("credential_expires_too_soon", err.to_string());
             }
             CredentialError::Signing(_) => return ApiError::internal(err),
         };

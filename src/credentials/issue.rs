@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::key_template::{extension_of, KeyContext, MAX_KEY_BYTES};
+use super::key_template::{extension_for, KeyContext, MAX_KEY_BYTES};
 use super::profile::{normalise_content_type, Profile, Profiles, SignatureVersion};
 use super::CredentialError;
 use crate::settings::{Settings, SettingsError};
@@ -185,7 +185,7 @@ impl Issuer {
             });
         }
         let vars = self.check_vars(profile, &req.vars)?;
-        let ext = extension_of(&req.filename).map_err(CredentialError::InvalidFilename)?;
+        let ext = extension_for(&content_type, &req.filename).map_err(CredentialError::InvalidFilename)?;
         let key = profile.key_template.render(&KeyContext {
             user_id,
             upload_id,

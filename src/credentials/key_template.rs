@@ -130,9 +130,50 @@ pub fn encode_user_id(user_id: &str) -> String {
 /// Longest extension we keep, without the dot.
 const MAX_EXT_LEN: usize = 10;
 
+/// Extensions by content type, the usual one first. A key's extension decides how browsers and
+/// CDNs treat the object, so it follows the (policy-enforced) content type, not the filename.
+const EXTENSIONS: &[(&str, &[&str])] = &[
+    ("image/jpeg", &["jpg", "jpeg"]),
+    ("image/png", &["png"]),
+    ("image/gif", &["gif"]),
+    ("image/webp", &["webp"]),
+    ("image/heic", &["heic"]),
+    ("image/heif", &["heif"]),
+    ("image/avif", &["avif"]),
+    ("image/bmp", &["bmp"]),
+    ("image/tiff", &["tif", "tiff"]),
+    ("image/svg+xml", &["svg"]),
+    ("video/mp4", &["mp4"]),
+    ("video/quicktime", &["mov"]),
+    ("video/webm", &["webm"]),
+    ("video/3gpp", &["3gp"]),
+    ("audio/mpeg", &["mp3"]),
+    ("audio/mp4", &["m4a"]),
+    ("audio/aac", &["aac"]),
+    ("audio/ogg", &["ogg"]),
+    ("audio/wav", &["wav"]),
+    ("application/pdf", &["pdf"]),
+    ("application/zip", &["zip"]),
+    ("application/json", &["json"]),
+    ("text/plain", &["txt"]),
+];
+
+/// The key extension for an upload of `content_type` (normalised): the filename's own when it is
+/// one the type goes by (`.jpeg` stays), else the type's usual one (`evil.html` sent as
+/// `image/png` gets `.png`), and none for a type not listed here.
+pub fn extension_for(content_type: &str, filename: &str) -> Result<String, &'static str> {
+    let given = extension_of(filename)?;
+    let Some((_, known)) = EXTENSIONS.iter().find(|(ct, _)| *ct == content_type) else {
+        return Ok(String::new());
+    };
+    let given = given.trim_start_matches('.');
+    let ext = known.iter().find(|e| **e == given).unwrap_or(&known[0]);
+    Ok(format!(".{ext}"))
+}
+
 /// Checks a client filename and returns its sanitised extension (`.jpg`, lowercase ASCII
 /// alphanumerics only) or `""`. The rest of the name never reaches the key.
-pub fn extension_of(filename: &str) -> Result<String, &'static str> {
+fn extension_of(filename: &str) -> Result<String, &'static str> {
     let trimmed = filename.trim();
     if trimmed.is_empty() {
         return Err("filename is empty");
@@ -202,6 +243,17 @@ mod tests {
         assert_eq!(encode_user_id("a/b"), "a~2Fb");
         assert_ne!(encode_user_id("a_b"), encode_user_id("a|b"));
         assert_eq!(encode_user_id("bob@example.com"), "bob@example.com");
+    }
+
+    #[test]
+    fn the_content_type_decides_the_extension() {
+        assert_eq!(extension_for("image/png", "evil.html").unwrap(), ".png");
+        assert_eq!(extension_for("image/png", "noext").unwrap(), ".png");
+        assert_eq!(extension_for("image/jpeg", "beach.JPEG").unwrap(), ".jpeg");
+        assert_eq!(extension_for("image/jpeg", "beach.png").unwrap(), ".jpg");
+        assert_eq!(extension_for("video/quicktime", "clip.MOV").unwrap(), ".mov");
+        assert_eq!(extension_for("application/x-unknown", "a.html").unwrap(), "");
+        assert!(extension_for("image/png", "a\u{0}.png").is_err());
     }
 
     #[test]

@@ -32,7 +32,6 @@ use objects::ObjectStore;
 
 /// Where the emulator serves its callback public key, below a prefix no bucket can take (bucket
 /// names have no `_`).
-pub const PUBLIC_KEY_PREFIX: &str = "/_emulator/";
 pub const PUBLIC_KEY_PATH: &str = "/_emulator/callback_pub_key_v1.pem";
 
 /// Shared by the emulator's handlers.
@@ -102,9 +101,9 @@ impl Emulator {
         url::Url::parse(&format!("http://{}", self.addr)).expect("socket address URL")
     }
 
-    /// Every public-key URL this emulator hands out starts with this.
-    pub fn public_key_url_prefix(&self) -> String {
-        format!("http://{}{PUBLIC_KEY_PREFIX}", self.addr)
+    /// The public-key URL this emulator's callbacks name.
+    pub fn public_key_url(&self) -> String {
+        format!("http://{}{PUBLIC_KEY_PATH}", self.addr)
     }
 
     /// Starts serving on the actix runtime of the caller; the returned server runs until stopped.

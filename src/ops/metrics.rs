@@ -92,7 +92,7 @@ impl Metrics {
             public_keys: counter(
                 &registry,
                 "callback_public_key_total",
-                "OSS public-key lookups: cache hits, fetches, failed fetches, stale keys served.",
+                "OSS public-key lookups: cache hits (hit), fetches (fetch, fetch_failed), stale keys served (stale), refusals for a recent failure (failure_cached) or while fetches are at their bound (busy).",
                 &["result"],
             ),
             spool_depth,

@@ -8,17 +8,54 @@ pub use docs::OPENAPI_YAML;
 pub use health::Readiness;
 pub use metrics::Metrics;
 
-use actix_web::web;
+use std::net::SocketAddr;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
 
 use crate::routes::resource;
+use crate::store::DynStore;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(scrape)))
-        .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
-        .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
-        .service(resource("/docs").route(web::get().to(docs::docs)));
+/// The operator routes on the API port; `/metrics` only when it has no address of its own.
+pub fn configure(serve_metrics: bool) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+            .service(resource("/readyz").route(web::get().to(health::readyz)))
+            .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
+            .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
+            .service(resource("/docs").route(web::get().to(docs::docs)));
+        if serve_metrics {
+            cfg.service(metrics_resource());
+        }
+    }
+}
+
+fn metrics_resource() -> actix_web::Resource {
+    resource("/metrics").route(web::get().to(scrape))
+}
+
+/// `/metrics` alone on `addr` (`ops.metrics_addr`): a scraper's port, kept off the public one.
+/// Started on the caller's runtime; it stops with the process.
+pub fn spawn_metrics_server(
+    addr: SocketAddr,
+    metrics: web::Data<Metrics>,
+    readiness: web::Data<Readiness>,
+    store: web::Data<DynStore>,
+) -> std::io::Result<()> {
+    let server: Server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(readiness.clone())
+            .app_data(store.clone())
+            .service(metrics_resource())
+            .default_service(web::to(crate::routes::not_found))
+    })
+    .workers(1)
+    .bind(addr)?
+    .run();
+    tracing::info!(%addr, "metrics listening");
+    tokio::spawn(server);
+    Ok(())
 }
 
 async fn scrape(

@@ -176,7 +176,8 @@ pub fn decode_cursor(raw: &str) -> Result<PageCursor, ApiError> {
     let completed_at = DateTime::parse_from_rfc3339(&wire.t)
         .map_err(|_| invalid())?
         .with_timezone(&Utc);
-    if wire.id.is_empty() || wire.id.len() > 64 {
+    // The id goes into SQL: Postgres refuses text holding NUL with an error, not a miss.
+    if wire.id.is_empty() || wire.id.len() > 64 || wire.id.chars().any(char::is_control) {
         return Err(invalid());
     }
     Ok(PageCursor {
@@ -198,6 +199,8 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(&c)).unwrap(), c);
         assert!(decode_cursor("!!").is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode(b"{\"t\":\"x\",\"id\":\"1\"}")).is_err());
+        let nul_id = br#"{"t":"2026-01-01T00:00:00Z","id":"a\u0000b"}"#;
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode(nul_id)).is_err());
     }
 
     #[test]

@@ -270,6 +270,18 @@ pub(super) fn validate(auth: &AuthSettings, env: AppEnv) -> Result<(), SettingsE
     }
     let mut issuers = BTreeMap::new();
     for (name, issuer) in &auth.external {
+        // The name is the namespace of the provider's user ids (`{name}:{sub}`).
+        let valid_name = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid_name {
+            return Err(invalid(
+                &format!("auth.external.{name}"),
+                "provider names use [a-z0-9_-], at most 32 characters (they prefix the provider's user ids)",
+            ));
+        }
         issuer.validate(name, env, &auth.issuer)?;
         if let Some(other) = issuers.insert(issuer.issuer.as_str(), name) {
             return Err(invalid(

@@ -46,19 +46,19 @@ impl EmulatorSettings {
 
 impl super::Settings {
     /// Points the settings at a running emulator: every profile without an explicit `endpoint`
-    /// uploads to `endpoint` in path style, and the callback verifier may fetch public keys under
-    /// `key_url_prefix`. Called once the emulator's listener is bound, so a random test port works
+    /// uploads to `endpoint` in path style, and the callback verifier may fetch the emulator's
+    /// public key from `key_url`. Called once the emulator's listener is bound, so a random test port works
     /// exactly like the configured one.
-    pub fn use_emulator(&mut self, endpoint: &url::Url, key_url_prefix: &str) {
+    pub fn use_emulator(&mut self, endpoint: &url::Url, key_url: &str) {
         for profile in self.profiles.values_mut() {
             if profile.endpoint.is_none() {
                 profile.endpoint = Some(endpoint.clone());
                 profile.path_style = true;
             }
         }
-        let prefixes = &mut self.callback.allowed_key_url_prefixes;
-        if !prefixes.iter().any(|p| p == key_url_prefix) {
-            prefixes.push(key_url_prefix.to_owned());
+        let urls = &mut self.callback.allowed_key_urls;
+        if !urls.iter().any(|u| u == key_url) {
+            urls.push(key_url.to_owned());
         }
     }
 }
@@ -79,8 +79,9 @@ mod tests {
         .into();
         let mut s = Settings::load(&dir, &env).unwrap();
         let emulator = url::Url::parse("http://127.0.0.1:41234").unwrap();
-        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
-        s.use_emulator(&emulator, "http://127.0.0.1:41234/_emulator/");
+        let key_url = "http://127.0.0.1:41234/_emulator/callback_pub_key_v1.pem";
+        s.use_emulator(&emulator, key_url);
+        s.use_emulator(&emulator, key_url);
         let avatar = &s.profiles["avatar"];
         assert_eq!(avatar.endpoint.as_ref(), Some(&emulator));
         assert!(avatar.path_style);
@@ -90,14 +91,11 @@ mod tests {
             Some("oss-cn-shanghai.aliyuncs.com")
         );
         assert!(!video.path_style);
-        let prefixes = &s.callback.allowed_key_url_prefixes;
-        assert_eq!(
-            prefixes.iter().filter(|p| p.contains("41234")).count(),
-            1,
-            "{prefixes:?}"
-        );
-        assert!(prefixes
+        let urls = &s.callback.allowed_key_urls;
+        assert_eq!(urls.iter().filter(|u| *u == key_url).count(), 1, "{urls:?}");
+        assert!(urls
             .iter()
-            .any(|p| p.starts_with("https://gosspublic.alicdn.com/")));
+            .any(|u| u == "https://gosspublic.alicdn.com/callback_pub_key_v1.pem"));
+        assert!(s.callback.allowed_key_url_prefixes.is_empty());
     }
 }

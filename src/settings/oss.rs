@@ -39,12 +39,20 @@ pub struct CallbackSettings {
     pub path: String,
     /// Largest callback body accepted.
     pub max_body_bytes: usize,
-    /// Public-key URLs we fetch from; anything else is refused without a fetch.
+    /// Public-key URLs we fetch from, exactly (OSS's published ones by default).
+    pub allowed_key_urls: Vec<String>,
+    /// Prefixes (ending in `/`) of further key URLs we fetch from; anything neither listed nor
+    /// under a prefix is refused without a fetch.
+    #[serde(default)]
     pub allowed_key_url_prefixes: Vec<String>,
     /// How long a fetched OSS public key stays cached.
     pub key_cache_ttl_secs: u64,
     /// Timeout of one public-key fetch.
     pub key_fetch_timeout_secs: u64,
+    /// How long a failed fetch is remembered before that URL is tried again.
+    pub key_failure_ttl_secs: u64,
+    /// Public-key fetches in flight at once, over all URLs; more are refused at once.
+    pub max_key_fetches: usize,
     /// Where verified callbacks wait while the database is unreachable.
     pub spool_dir: std::path::PathBuf,
     /// How often the spool is replayed into the database.
@@ -106,7 +114,7 @@ pub struct ProfileSettings {
     /// Object key template: `{user_id}`, `{upload_id}`, `{profile}`, `{yyyy}`, `{mm}`, `{dd}`, `{ext}`.
     pub key_template: String,
     pub max_size_bytes: u64,
-    /// Exact types or `type/*`.
+    /// Exact types or `type/*` (which never admits a scriptable type such as `image/svg+xml`).
     pub content_types: Vec<String>,
     /// Credential lifetime.
     pub expires_secs: u64,
@@ -151,6 +159,17 @@ fn default_true() -> bool {
     true
 }
 
+/// Types a browser renders as a document that can run script, when served from the bucket.
+const SCRIPTABLE_TYPES: &[&str] = &[
+    "image/svg+xml",
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+];
+
 /// Path-segment encoding for object URLs; `/` separates segments and stays.
 const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'/')
@@ -161,14 +180,18 @@ const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
 
 impl ProfileSettings {
     /// `content_type` is a normalised MIME essence (lowercase, no parameters); entries are exact
-    /// types or `type/*`.
+    /// types or `type/*`. A wildcard never admits a type a browser would run script from
+    /// (`image/*` is not meant to let `image/svg+xml` through): only an exact entry does.
     pub fn allows_content_type(&self, content_type: &str) -> bool {
         self.content_types.iter().any(|allowed| {
             let allowed = allowed.to_ascii_lowercase();
             match allowed.strip_suffix("/*") {
-                Some(major) => content_type
-                    .split_once('/')
-                    .is_some_and(|(m, sub)| m == major && !sub.is_empty()),
+                Some(major) => {
+                    !SCRIPTABLE_TYPES.contains(&content_type)
+                        && content_type
+                            .split_once('/')
+                            .is_some_and(|(m, sub)| m == major && !sub.is_empty())
+                }
                 None => allowed == content_type,
             }
         })
@@ -269,6 +292,49 @@ impl ProfileSettings {
             if *max == 0 || *max > 256 {
                 return Err(bad("vars", "a variable's maximum length is 1 to 256 bytes"));
             }
+        }
+        Ok(())
+    }
+}
+
+impl CallbackSettings {
+    /// The key URLs the verifier may fetch.
+    pub fn key_url_allow_list(&self) -> crate::signing::callback::KeyUrlAllowList {
+        crate::signing::callback::KeyUrlAllowList {
+            exact: self.allowed_key_urls.clone(),
+            prefixes: self.allowed_key_url_prefixes.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), super::SettingsError> {
+        let invalid = |key: &str, reason: String| super::SettingsError::Invalid {
+            key: format!("callback.{key}"),
+            reason,
+        };
+        if let Some(url) = self
+            .allowed_key_urls
+            .iter()
+            .find(|u| !crate::signing::callback::is_canonical_key_url(u))
+        {
+            return Err(invalid(
+                "allowed_key_urls",
+                format!(
+                    "{url:?} is not a plain http(s) URL (no query, fragment, userinfo, `%` or dot segments)"
+                ),
+            ));
+        }
+        if let Some(prefix) = self
+            .allowed_key_url_prefixes
+            .iter()
+            .find(|p| !p.ends_with('/') || !crate::signing::callback::is_canonical_key_url(p))
+        {
+            return Err(invalid(
+                "allowed_key_url_prefixes",
+                format!("{prefix:?} must be a plain http(s) URL ending in `/`"),
+            ));
+        }
+        if self.max_key_fetches == 0 {
+            return Err(invalid("max_key_fetches", "must be at least 1".into()));
         }
         Ok(())
     }

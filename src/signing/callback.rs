@@ -353,23 +353,56 @@ pub fn parse_public_key_pem(pem: &str) -> Result<RsaPublicKey> {
         .map_err(|_| SigningError::InvalidPublicKey)
 }
 
-/// Where OSS fetches its callback key from by default; anything else would be SSRF bait.
-pub const OSS_PUB_KEY_URL_PREFIXES: &[&str] =
-    &["https://gosspublic.alicdn.com/", "http://gosspublic.alicdn.com/"];
+/// The key URLs OSS publishes (its docs name both schemes); the default allow-list.
+pub const OSS_PUB_KEY_URLS: &[&str] = &[
+    "https://gosspublic.alicdn.com/callback_pub_key_v1.pem",
+    "http://gosspublic.alicdn.com/callback_pub_key_v1.pem",
+];
 
-/// Decode the `x-oss-pub-key-url` header and accept it only under one of `allowed` prefixes
-/// (OSS's own key host by default; a local emulator or test key server where configured).
-pub fn public_key_url<S: AsRef<str>>(header_b64: &str, allowed: &[S]) -> Result<String> {
+/// Which key URLs may be fetched: exact URLs, and prefixes ending at a path boundary.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUrlAllowList {
+    pub exact: Vec<String>,
+    pub prefixes: Vec<String>,
+}
+
+impl KeyUrlAllowList {
+    fn admits(&self, url: &str) -> bool {
+        self.exact.iter().any(|e| e == url)
+            // A prefix must end at a path boundary, or `https://gosspublic.alicdn.com.evil/` would pass.
+            || self
+                .prefixes
+                .iter()
+                .any(|p| !p.is_empty() && p.ends_with('/') && url.starts_with(p.as_str()))
+    }
+}
+
+/// A key URL in the one spelling that names its key: http(s), a host, no userinfo, query,
+/// fragment, percent-escape or dot segment, and already in the form the URL parser writes. Every
+/// other spelling of the same document would be a separate cache entry and a separate fetch.
+pub fn is_canonical_key_url(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && !raw.contains(['%', '?', '#', '\\'])
+        && !url.path().split('/').any(|seg| seg == "." || seg == "..")
+        && url.as_str() == raw
+}
+
+/// Decode the `x-oss-pub-key-url` header and accept it only if it is canonical and `allowed`
+/// admits it (OSS's own key URLs by default; a local emulator or test key server where configured).
+pub fn public_key_url(header_b64: &str, allowed: &KeyUrlAllowList) -> Result<String> {
     let raw = STANDARD
         .decode(header_b64.trim())
         .map_err(|_| SigningError::InvalidBase64("x-oss-pub-key-url"))?;
     let url = String::from_utf8(raw).map_err(|_| SigningError::PublicKeyUrlNotAllowed)?;
-    // A prefix must end at a path boundary, or `https://gosspublic.alicdn.com.evil/` would pass.
-    let admitted = allowed.iter().any(|p| {
-        let p = p.as_ref();
-        !p.is_empty() && p.ends_with('/') && url.starts_with(p)
-    });
-    if admitted {
+    if is_canonical_key_url(&url) && allowed.admits(&url) {
         Ok(url)
     } else {
         Err(SigningError::PublicKeyUrlNotAllowed)
@@ -647,11 +680,7 @@ mod tests {
             assert_eq!(result.is_ok(), c["verifies"].as_bool().unwrap(), "{pq}");
         }
         assert_eq!(
-            public_key_url(
-                v["public_key_url_header"].as_str().unwrap(),
-                OSS_PUB_KEY_URL_PREFIXES
-            )
-            .unwrap(),
+            public_key_url(v["public_key_url_header"].as_str().unwrap(), &oss_urls()).unwrap(),
             v["public_key_url"].as_str().unwrap()
         );
     }
@@ -682,7 +711,45 @@ mod tests {
             STANDARD.encode("https://gosspublic.alicdn.com.evil.example/k.pem"),
             "%%".to_owned(),
         ] {
-            assert!(public_key_url(&bad, OSS_PUB_KEY_URL_PREFIXES).is_err(), "{bad}");
+            assert!(public_key_url(&bad, &oss_urls()).is_err(), "{bad}");
+        }
+    }
+
+    fn oss_urls() -> KeyUrlAllowList {
+        KeyUrlAllowList {
+            exact: OSS_PUB_KEY_URLS.iter().map(|u| u.to_string()).collect(),
+            prefixes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_canonical_allowed_key_urls_pass() {
+        let allowed = KeyUrlAllowList {
+            exact: vec![OSS_PUB_KEY_URLS[0].to_string()],
+            prefixes: vec!["http://127.0.0.1:9000/_emulator/".to_string()],
+        };
+        let check = |url: &str| public_key_url(&STANDARD.encode(url), &allowed).is_ok();
+        assert!(check("https://gosspublic.alicdn.com/callback_pub_key_v1.pem"));
+        assert!(check("http://127.0.0.1:9000/_emulator/callback_pub_key_v1.pem"));
+        for bad in [
+            // Not on the exact list, though on OSS's host.
+            "https://gosspublic.alicdn.com/other.pem",
+            "http://gosspublic.alicdn.com/callback_pub_key_v1.pem",
+            // Spellings of an allowed URL that would each be fetched and cached apart.
+            "https://gosspublic.alicdn.com/callback_pub_key_v1.pem?v=1",
+            "https://gosspublic.alicdn.com/callback_pub_key_v1.pem#x",
+            "https://GOSSPUBLIC.alicdn.com/callback_pub_key_v1.pem",
+            "https://gosspublic.alicdn.com:443/callback_pub_key_v1.pem",
+            "http://127.0.0.1:9000/_emulator/callback_pub_key_v1.pem?1",
+            "http://127.0.0.1:9000/_emulator/%63allback_pub_key_v1.pem",
+            "http://127.0.0.1:9000/_emulator/./callback_pub_key_v1.pem",
+            // Out of the allowed prefix through dot segments or userinfo.
+            "http://127.0.0.1:9000/_emulator/../x",
+            "http://127.0.0.1:9000/_emulator/%2e%2e/x",
+            "http://u:p@127.0.0.1:9000/_emulator/k.pem",
+            "http://127.0.0.1:9000/_emulator\\..\\x",
+        ] {
+            assert!(!check(bad), "{bad}");
         }
     }
 

@@ -43,6 +43,9 @@ pub trait UserStore: Send + Sync {
     /// Enables or disables an account; `NotFound` for an unknown id.
     async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError>;
 
+    /// Ids of every disabled account (built-in, or an external identity's marker row).
+    async fn disabled_user_ids(&self) -> Result<Vec<String>, StoreError>;
+
     /// Stores a new refresh token (`used_at` and `revoked_at` are ignored: a new token is fresh).
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
 

@@ -52,6 +52,8 @@ async fn answer(req: &HttpRequest, sts: &StsService, auth: &Authenticator) -> Re
             "STS credentials are not enabled on this server",
         ));
     }
+    // The input guard leaves this route to us, so that its refusal is in the SDK's shape too.
+    crate::input_guard::check(req.uri().path(), req.query_string())?;
     let token = token_of(req)?;
     if token.starts_with(API_KEY_PREFIX) {
         return Err(ApiError::forbidden(

@@ -29,8 +29,11 @@ use cache::CredentialCache;
 use client::StsClient;
 
 /// `GET /v1/sts/credentials`. Needs `web::Data<StsService>` and `web::Data<Arc<Authenticator>>`.
+/// Answers in the SDKs' error shape, so it checks its input itself (`input_guard`).
+pub const ROUTE: &str = "/v1/sts/credentials";
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/sts/credentials").route(web::get().to(handlers::credentials)));
+    cfg.service(resource(ROUTE).route(web::get().to(handlers::credentials)));
 }
 
 /// The four fields every SDK credential provider reads.

@@ -1,7 +1,7 @@
 //! Authentication end to end: built-in accounts, refresh rotation, login limits, bearer checks and
 //! external identity providers (HS256 shared secret, RS256 over a JWKS served by the test).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -17,6 +17,7 @@ on_both_stores!(
     wrong_password_and_unknown_user_answer_alike,
     failed_logins_are_rate_limited,
     disabled_users_cannot_log_in_or_refresh,
+    disabled_accounts_are_refused_on_every_way_in,
     operators_disable_and_enable_users_from_the_cli,
     registration_can_be_disabled,
     registration_validates_and_normalises,
@@ -442,8 +443,43 @@ async fn external_hs256_issuer_is_trusted_for_its_own_tokens_only() {
     let resp = me(&app, &good).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["user_id"], "partner|42", "sub is the user id, as is");
+    assert_eq!(body["user_id"], "partner:partner|42", "the provider's namespace");
     assert_eq!(body["issuer"], PARTNER_ISS);
+
+    // The provider names a built-in account's id as its `sub`: it gets its own user, not that
+    // account, and none of the account's uploads.
+    let alice = register(&app, "alice").await;
+    let alice_token = app.token_for(&alice);
+    app.issue(
+        &alice_token,
+        json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+    )
+    .await;
+    let posing = hs256(
+        PARTNER_SECRET.as_bytes(),
+        None,
+        &partner_claims(json!({"sub": alice})),
+    );
+    let body: Value = me(&app, &posing).await.json().await.unwrap();
+    assert_eq!(body["user_id"], format!("partner:{alice}"));
+    let pending = |token: String| {
+        let (client, url) = (app.client.clone(), app.url("/v1/me/uploads?status=pending"));
+        async move {
+            let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let page: Value = resp.json().await.unwrap();
+            page["items"].as_array().unwrap().len()
+        }
+    };
+    // The ledger is written behind the request.
+    for _ in 0..50 {
+        if pending(alice_token.clone()).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending(alice_token.clone()).await, 1);
+    assert_eq!(pending(posing).await, 0);
 
     let expired = hs256(
         PARTNER_SECRET.as_bytes(),
@@ -496,18 +532,28 @@ async fn external_hs256_issuer_is_trusted_for_its_own_tokens_only() {
 
 /// Serves `body` (changeable while running) at `/jwks.json` on a free port; counts the fetches.
 async fn serve_jwks(body: Arc<Mutex<String>>) -> (String, Arc<AtomicUsize>) {
+    serve_slow_jwks(body, Arc::new(AtomicU64::new(0))).await
+}
+
+/// `serve_jwks`, answering after `delay_ms` (changeable while running).
+async fn serve_slow_jwks(body: Arc<Mutex<String>>, delay_ms: Arc<AtomicU64>) -> (String, Arc<AtomicUsize>) {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
     let server = HttpServer::new(move || {
         let body = body.clone();
         let counter = counter.clone();
+        let delay_ms = delay_ms.clone();
         App::new().route(
             "/jwks.json",
             web::get().to(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let body = body.lock().unwrap().clone();
-                async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                let delay = std::time::Duration::from_millis(delay_ms.load(Ordering::SeqCst));
+                async move {
+                    tokio::time::sleep(delay).await;
+                    HttpResponse::Ok().content_type("application/json").body(body)
+                }
             }),
         )
     })
@@ -562,7 +608,7 @@ async fn external_rs256_issuer_over_jwks() {
     let resp = me(&app, &rs256("rsa-1", &claims(json!({})))).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["user_id"], "user-7");
+    assert_eq!(body["user_id"], "idp:user-7");
     assert_eq!(
         me(&app, &rs256("rsa-1", &claims(json!({"sub": "user-8"}))))
             .await
@@ -769,4 +815,144 @@ async fn jwks_key_rotation_is_picked_up_after_the_refetch_interval() {
         2,
         "one refetch for the unknown kid"
     );
+}
+
+/// An unsigned token naming a new `kid` makes the issuer's key set be refetched from a slow
+/// provider; tokens whose key is cached go on verifying at once meanwhile, and so do they once
+/// the set is past its `max_age` (refreshed in the background).
+#[tokio::test]
+async fn a_refetch_for_an_unknown_kid_never_stalls_valid_tokens() {
+    let good = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let body = Arc::new(Mutex::new(json!({"keys": [rsa_jwk("good", &good)]}).to_string()));
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let (jwks_url, fetches) = serve_slow_jwks(body, delay_ms.clone()).await;
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__AUTH__EXTERNAL__IDP__ISSUER", "slow-idp"),
+            ("APP__AUTH__EXTERNAL__IDP__AUDIENCE", "mobile"),
+            ("APP__AUTH__EXTERNAL__IDP__ALGORITHMS", "RS256"),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_URL", jwks_url.as_str()),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_MIN_REFETCH_SECS", "1"),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_MAX_AGE_SECS", "2"),
+            ("APP__AUTH__EXTERNAL__IDP__JWKS_TIMEOUT_SECS", "5"),
+        ],
+    )
+    .await;
+    let claims = json!({"iss": "slow-idp", "aud": "mobile", "sub": "u", "exp": now() + 60});
+    let token = |kid: &str, key: &rsa::RsaPrivateKey| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_string());
+        encode(&header, &claims, &rsa_signer(key)).unwrap()
+    };
+    let valid = token("good", &good);
+    assert_eq!(me(&app, &valid).await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    delay_ms.store(2500, Ordering::SeqCst);
+    let forger = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let forged = token("brand-new", &forger);
+    let (client, url) = (app.client.clone(), app.url("/v1/me"));
+    let stalled = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let resp = client.get(url).bearer_auth(forged).send().await.unwrap();
+        (resp.status().as_u16(), started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // 2.2 s of valid tokens: through the refetch, and past max_age (a background refresh).
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..22 {
+        let started = std::time::Instant::now();
+        assert_eq!(me(&app, &valid).await.status(), 200);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, forged_took) = stalled.await.unwrap();
+    println!("slowest valid token during the refetch: {slowest:?}; the unknown kid took {forged_took:?}");
+    assert_eq!(status, 401);
+    assert!(
+        forged_took >= std::time::Duration::from_millis(2000),
+        "{forged_took:?}"
+    );
+    assert!(
+        slowest < std::time::Duration::from_millis(250),
+        "a valid token waited {slowest:?}"
+    );
+    assert!(fetches.load(Ordering::SeqCst) <= 3, "one refetch at a time");
+}
+
+/// Polls `/v1/me` until it answers `status` (running services reload the disabled set every 2 s).
+async fn me_becomes(app: &TestApp, token: &str, status: u16) -> reqwest::Response {
+    for _ in 0..60 {
+        let resp = me(app, token).await;
+        if resp.status() == status {
+            return resp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/v1/me never answered {status}");
+}
+
+/// A disabled account's unexpired access token is refused too, and so is an external identity
+/// an operator disabled by its user id; enabling lets both in again.
+async fn disabled_accounts_are_refused_on_every_way_in(kind: StoreKind) {
+    let app = spawn_app_with(
+        kind,
+        &[
+            ("APP__AUTH__EXTERNAL__PARTNER__ISSUER", PARTNER_ISS),
+            ("APP__AUTH__EXTERNAL__PARTNER__AUDIENCE", "partner-app"),
+            ("APP__AUTH__EXTERNAL__PARTNER__ALGORITHMS", "HS256"),
+            ("APP__AUTH__EXTERNAL__PARTNER__SECRET", PARTNER_SECRET),
+        ],
+    )
+    .await;
+    register(&app, "victor").await;
+    let (access, _) = tokens(login(&app, "victor", PASSWORD).await).await;
+    let external = hs256(
+        PARTNER_SECRET.as_bytes(),
+        None,
+        &partner_claims(json!({"sub": "7"})),
+    );
+    assert_eq!(me(&app, &access).await.status(), 200);
+    assert_eq!(me(&app, &external).await.status(), 200);
+
+    let store = app.store();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "victor", true)
+        .await
+        .unwrap();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "partner:7", true)
+        .await
+        .unwrap();
+    for token in [&access, &external] {
+        let resp = me_becomes(&app, token, 403).await;
+        assert_eq!(error_code(resp).await, "account_disabled");
+        let resp = app
+            .post_json(
+                "/v1/uploads",
+                Some(token),
+                &json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+            )
+            .await;
+        assert_eq!(resp.status(), 403);
+    }
+    // Another user of the same provider is not affected, and the marker row cannot log in.
+    let other = hs256(
+        PARTNER_SECRET.as_bytes(),
+        None,
+        &partner_claims(json!({"sub": "8"})),
+    );
+    assert_eq!(me(&app, &other).await.status(), 200);
+    assert_eq!(
+        unauthorized(login(&app, "partner:7", PASSWORD).await).await,
+        "invalid_credentials"
+    );
+
+    upload_signer::auth::set_account_disabled(store.as_ref(), "victor", false)
+        .await
+        .unwrap();
+    upload_signer::auth::set_account_disabled(store.as_ref(), "partner:7", false)
+        .await
+        .unwrap();
+    me_becomes(&app, &access, 200).await;
+    me_becomes(&app, &external, 200).await;
 }

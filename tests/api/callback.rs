@@ -6,7 +6,7 @@ use upload_signer::store::{UploadSource, UploadStatus};
 
 use crate::helpers::{error_code, spawn_app_with, StoreKind, TestApp};
 use crate::on_both_stores;
-use crate::oss_stand_in::{ObjectFacts, OssStandIn};
+use crate::oss_stand_in::{any_path_key_host, ObjectFacts, OssStandIn};
 
 on_both_stores!(
     json_callback_is_verified_recorded_once_and_answered,
@@ -16,6 +16,7 @@ on_both_stores!(
     concurrent_and_repeated_callbacks_are_each_recorded_once,
     nul_characters_in_a_callback_do_not_lose_the_upload,
     an_overwritten_object_is_a_new_version_checked_like_the_first,
+    forged_callbacks_at_a_slow_key_host_do_not_delay_genuine_ones,
 );
 
 async fn app_with_stand_in(kind: StoreKind) -> (TestApp, OssStandIn) {
@@ -411,4 +412,116 @@ async fn an_overwritten_object_is_a_new_version_checked_like_the_first(kind: Sto
     assert_eq!(versions[0]["status"], "completed");
     assert_eq!(versions[0]["size"], 2048);
     assert_eq!(versions[0]["etag"], ObjectFacts::default().etag);
+}
+
+/// The genuine key URL is listed exactly; a prefix also admits a slow host that forged callbacks
+/// name. Forged key URLs cost at most `max_key_fetches` fetches at once and one per URL per
+/// failure interval; nothing they do delays a genuine callback or evicts its key.
+async fn forged_callbacks_at_a_slow_key_host_do_not_delay_genuine_ones(kind: StoreKind) {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let oss = OssStandIn::start().await;
+    let (slow_prefix, slow_fetches) = any_path_key_host(Duration::from_secs(3)).await;
+    let (fast_prefix, fast_fetches) = any_path_key_host(Duration::ZERO).await;
+    let prefixes = format!("{slow_prefix},{fast_prefix}");
+    let app = spawn_app_with(
+        kind,
+        &[
+            ("APP__CALLBACK__ALLOWED_KEY_URLS", oss.key_url.as_str()),
+            ("APP__CALLBACK__ALLOWED_KEY_URL_PREFIXES", prefixes.as_str()),
+            ("APP__CALLBACK__KEY_FETCH_TIMEOUT_SECS", "1"),
+            ("APP__CALLBACK__MAX_KEY_FETCHES", "4"),
+            ("APP__ISSUANCE__RATE_PER_MINUTE", "0"),
+        ],
+    )
+    .await;
+    let token = app.token_for("flood");
+    let mut genuine = Vec::new();
+    for _ in 0..100 {
+        let credential = app
+            .issue(
+                &token,
+                json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+            )
+            .await;
+        genuine.push(oss.callback_for(&credential, &ObjectFacts::default()));
+    }
+    use base64::Engine;
+    let b64 = |url: String| base64::engine::general_purpose::STANDARD.encode(url);
+    let forge = |key_url_header: String| {
+        let (client, url) = (app.client.clone(), app.url(&genuine[0].path));
+        let body = genuine[0].body.clone();
+        async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("authorization", "AAAA")
+                .header("x-oss-pub-key-url", key_url_header)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // 100 forged callbacks over 20 URLs of the slow host, all in flight while genuine ones arrive.
+    let flood: Vec<_> = (0..100)
+        .map(|i| tokio::spawn(forge(b64(format!("{slow_prefix}k{}.pem", i % 20)))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut took = Vec::new();
+    for callback in &genuine {
+        let started = Instant::now();
+        let resp = callback.send(&app).await;
+        took.push(started.elapsed());
+        assert_eq!(resp.status(), 200);
+    }
+    for forged in flood {
+        assert_eq!(forged.await.unwrap(), 502);
+    }
+    took.sort();
+    let p99 = took[98];
+    println!(
+        "genuine callbacks under the flood: p50 {:?}, p99 {p99:?}, max {:?}",
+        took[49], took[99]
+    );
+    assert!(p99 < Duration::from_millis(50), "genuine p99 {p99:?}");
+    assert!(slow_fetches.load(Ordering::SeqCst) <= 20, "one fetch per URL");
+    // A failed URL is remembered: asking again fetches nothing.
+    let again = format!("{slow_prefix}again.pem");
+    assert_eq!(forge(b64(again.clone())).await, 502);
+    let before = slow_fetches.load(Ordering::SeqCst);
+    assert_eq!(forge(b64(again)).await, 502);
+    assert_eq!(slow_fetches.load(Ordering::SeqCst), before);
+
+    // Unsigned callbacks naming 200 working key URLs (variants that each get cached) do not
+    // evict the key genuine callbacks proved: it is never fetched again.
+    for i in 0..200 {
+        assert_eq!(forge(b64(format!("{fast_prefix}v{i}.pem"))).await, 403);
+    }
+    assert_eq!(fast_fetches.load(Ordering::SeqCst), 200);
+    let credential = app
+        .issue(
+            &token,
+            json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+        )
+        .await;
+    let resp = oss
+        .callback_for(&credential, &ObjectFacts::default())
+        .send(&app)
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(oss.fetches.load(Ordering::SeqCst), 1);
+
+    // Non-canonical spellings are refused before any fetch.
+    for url in [
+        format!("{}?v=2", oss.key_url),
+        format!("{fast_prefix}a/../b.pem"),
+        format!("{fast_prefix}%2e%2e/b.pem"),
+        oss.key_url.replace("http://", "http://user@"),
+    ] {
+        assert_eq!(forge(b64(url.clone())).await, 403, "{url}");
+    }
+    assert_eq!(fast_fetches.load(Ordering::SeqCst), 200);
 }

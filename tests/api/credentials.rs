@@ -306,9 +306,8 @@ async fn custom_signer_signs_only_the_users_own_issued_put(kind: StoreKind) {
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "sign_refused");
 
-    // Nor can alice sign another key, a stale date, a disallowed type, or a swapped callback.
+    // Nor can alice sign another key, a disallowed type, or a swapped callback.
     let other_key = sdk_string_to_sign(&c, "chat/mallory/x.png", &date, "image/png");
-    let stale = sdk_string_to_sign(&c, key, "Tue, 24 Nov 2026 10:00:00 GMT", "image/png");
     let wrong_type = sdk_string_to_sign(&c, key, &date, "text/html");
     let mut swapped = c.clone();
     let mut cb = decode_json(c["callback"].as_str().unwrap());
@@ -323,7 +322,6 @@ async fn custom_signer_signs_only_the_users_own_issued_put(kind: StoreKind) {
     for bad in [
         overwriting,
         other_key,
-        stale,
         wrong_type,
         swapped,
         get,
@@ -334,6 +332,112 @@ async fn custom_signer_signs_only_the_users_own_issued_put(kind: StoreKind) {
         assert_eq!(resp.status(), 403, "{bad}");
         assert_eq!(error_code(resp).await, "sign_refused");
     }
+}
+
+/// `image/*` does not admit scriptable SVG, and the key's extension follows the content type the
+/// policy enforces, not the filename.
+#[tokio::test]
+async fn wildcards_exclude_svg_and_keys_take_the_content_types_extension() {
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let alice = app.token_for("alice");
+    let svg =
+        json!({"profile": "chat-image", "filename": "x.svg", "content_type": "image/svg+xml", "size": 10});
+    let resp = app.post_json("/v1/uploads", Some(&alice), &svg).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(error_code(resp).await, "content_type_not_allowed");
+    for (filename, content_type, ext) in [
+        ("evil.html", "image/png", ".png"),
+        ("photo", "image/webp", ".webp"),
+        ("beach.JPEG", "image/jpeg", ".jpeg"),
+        ("beach.png", "image/jpeg", ".jpg"),
+    ] {
+        let c = app
+            .issue(
+                &alice,
+                json!({"profile": "chat-image", "filename": filename, "content_type": content_type, "size": 10}),
+            )
+            .await;
+        let key = c["key"].as_str().unwrap();
+        let upload_id = c["upload_id"].as_str().unwrap();
+        assert!(
+            key.ends_with(&format!("/{upload_id}{ext}")),
+            "{filename} as {content_type}: {key}"
+        );
+    }
+}
+
+fn http_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc2822().replace("+0000", "GMT")
+}
+
+/// A `Date` more than 5 minutes off is refused, and so is one OSS would still accept after the
+/// credential has expired (OSS takes a request up to 15 minutes after its `Date`).
+#[tokio::test]
+async fn custom_signer_signs_no_date_that_outlives_the_credential() {
+    use chrono::{Duration, Utc};
+    let app = spawn_app(StoreKind::Sqlite).await;
+    let alice = app.token_for("alice");
+    let long = app
+        .issue(
+            &alice,
+            json!({"profile": "chat-image", "filename": "a.png", "content_type": "image/png", "size": 10}),
+        )
+        .await;
+    let long_key = long["key"].as_str().unwrap();
+    for (offset, code) in [
+        (-6, "date_out_of_range"),
+        (6, "date_out_of_range"),
+        (-20, "date_out_of_range"),
+    ] {
+        let date = http_date(Utc::now() + Duration::minutes(offset));
+        let resp = sign_request(
+            &app,
+            &alice,
+            &sdk_string_to_sign(&long, long_key, &date, "image/png"),
+        )
+        .await;
+        assert_eq!(resp.status(), 403, "{offset}");
+        assert_eq!(error_code(resp).await, code);
+    }
+    let date = http_date(Utc::now() + Duration::minutes(4));
+    let resp = sign_request(
+        &app,
+        &alice,
+        &sdk_string_to_sign(&long, long_key, &date, "image/png"),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "within 5 minutes, the credential outlives Date + 15 min"
+    );
+
+    // `avatar` credentials live 15 minutes: a Date after their issue would let OSS accept the
+    // request after they expire; one before it does not.
+    let short = app
+        .issue(
+            &alice,
+            json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": 10}),
+        )
+        .await;
+    let short_key = short["key"].as_str().unwrap();
+    let date = http_date(Utc::now() + Duration::minutes(1));
+    let resp = sign_request(
+        &app,
+        &alice,
+        &sdk_string_to_sign(&short, short_key, &date, "image/png"),
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(error_code(resp).await, "credential_expires_too_soon");
+    let date = http_date(Utc::now() - Duration::minutes(2));
+    let resp = sign_request(
+        &app,
+        &alice,
+        &sdk_string_to_sign(&short, short_key, &date, "image/png"),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]

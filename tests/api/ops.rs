@@ -164,3 +164,39 @@ async fn cors_admits_only_configured_origins() {
     let other = preflight("https://evil.example").await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
+
+/// With `ops.metrics_addr`, `/metrics` is served there only, not beside the API.
+#[tokio::test]
+async fn metrics_can_live_on_their_own_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let app = spawn_app_with(StoreKind::Sqlite, &[("APP__OPS__METRICS_ADDR", addr.as_str())]).await;
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(crate::helpers::error_code(resp).await, "route_not_found");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    let scraped = app
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains(r#"upload_signer_http_requests_total{method="GET",route="/healthz",status="200"}"#),
+        "the API's traffic is counted: {text}"
+    );
+    let other = app
+        .client
+        .get(format!("http://{addr}/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "only /metrics on the metrics port");
+}

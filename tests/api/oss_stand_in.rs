@@ -164,3 +164,33 @@ impl SignedCallback {
             .await
     }
 }
+
+/// A key host under an allowed prefix that answers any path with a valid public key (not OSS's)
+/// after `delay`: what forged callbacks point at. Returns its prefix and a fetch counter.
+pub async fn any_path_key_host(delay: std::time::Duration) -> (String, Arc<AtomicUsize>) {
+    let key = RsaPrivateKey::new(&mut rand::thread_rng(), 1024).expect("RSA key");
+    let pem = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("PEM");
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let server = HttpServer::new(move || {
+        let pem = pem.clone();
+        let counter = counter.clone();
+        App::new().default_service(web::to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let pem = pem.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                HttpResponse::Ok().content_type("text/plain").body(pem)
+            }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind key host");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/"), fetches)
+}

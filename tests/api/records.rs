@@ -17,6 +17,7 @@ on_both_stores!(
     export_streams_ndjson_and_csv,
     key_scopes_and_token_kinds_are_kept_apart,
     bad_queries_get_400_with_codes,
+    nul_bytes_and_invalid_utf8_get_400_on_every_records_parameter,
     app_users_see_only_their_own_uploads,
 );
 
@@ -382,6 +383,63 @@ async fn bad_queries_get_400_with_codes(kind: StoreKind) {
         assert_eq!(resp.status(), 400, "{path}");
         assert_eq!(error_code(resp).await, code, "{path}");
     }
+}
+
+/// Walks every string query parameter of the records routes, as the contract lists them, with a
+/// NUL byte and with invalid UTF-8; then the path ids and a cursor whose id holds a NUL. Postgres
+/// refuses NUL in text (a 500), and lossy decoding would filter on a value never sent.
+async fn nul_bytes_and_invalid_utf8_get_400_on_every_records_parameter(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    seed(&app.store()).await;
+    let key = api_key(&app, "uploads:read").await;
+    let user = app.token_for("alice");
+    let spec: Value = serde_yaml::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
+    let mut walked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !(path.starts_with("/v1/records/") || path.starts_with("/v1/me/uploads")) {
+            continue;
+        }
+        let token = if path.starts_with("/v1/me/") { &user } else { &key };
+        let params = item["get"]["parameters"].as_array().cloned().unwrap_or_default();
+        for param in params
+            .iter()
+            .filter(|p| p["in"] == "query" && p["schema"]["type"] == "string")
+        {
+            let name = param["name"].as_str().unwrap();
+            for value in ["%00", "csv%00", "%FF", "a%C3"] {
+                let url = path.replace("{upload_id}", "01") + &format!("?{name}={value}");
+                let resp = get(&app, &url, token).await;
+                assert_eq!(resp.status(), 400, "{url}");
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "invalid_query", "{url}");
+                let message = body["error"]["message"].as_str().unwrap();
+                assert!(message.contains(&format!("`{name}`")), "{url}: {message}");
+                walked += 1;
+            }
+        }
+        if path.contains("{upload_id}") {
+            for id in ["%00", "01%00", "%FF"] {
+                let resp = get(&app, &path.replace("{upload_id}", id), token).await;
+                assert_eq!(resp.status(), 400, "{path} {id}");
+                assert_eq!(error_code(resp).await, "invalid_path");
+            }
+        }
+    }
+    assert!(walked >= 4 * 30, "{walked}");
+
+    // The export answered 200 with no rows for this one.
+    let resp = get(&app, "/v1/records/export?format=csv&profile=%00", &key).await;
+    assert_eq!(resp.status(), 400);
+    // A well-formed cursor whose id holds a NUL.
+    use base64::Engine;
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"t":"2026-11-01T00:00:00Z","id":"0\u0000"}"#);
+    let resp = get(&app, &format!("/v1/records/uploads?cursor={cursor}"), &key).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "invalid_cursor");
+    // Legitimate non-ASCII still passes.
+    let resp = get(&app, "/v1/records/uploads?key_prefix=%E7%85%A7", &key).await;
+    assert_eq!(resp.status(), 200);
 }
 
 async fn app_users_see_only_their_own_uploads(kind: StoreKind) {

@@ -225,6 +225,9 @@ async fn bad_tokens_are_refused_in_the_sdk_shape() {
         .await
         .unwrap();
     assert_eq!(sdk_error(both, 400).await, "invalid_request");
+    // A NUL byte is refused like on every route, but in the SDK's shape.
+    let resp = app.get("/v1/sts/credentials?access_token=a%00b").await;
+    assert_eq!(sdk_error(resp, 400).await, "invalid_query");
     assert_eq!(sts.calls(), 0);
 }
 

@@ -90,6 +90,14 @@ impl UserStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn disabled_user_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM users WHERE disabled")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) \
