@@ -2,13 +2,14 @@
 
 pub mod auth;
 pub mod callback;
+pub mod client_ip;
 pub mod cli;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod limits;
 pub mod middleware;
 pub mod ops;
-pub mod rate_limit;
 pub mod reconcile;
 pub mod records;
 pub mod routes;

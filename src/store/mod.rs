@@ -5,6 +5,7 @@
 //! runs on both and is what proves them equivalent.
 
 mod api_keys;
+mod limits;
 mod postgres;
 mod records;
 mod sqlite;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use crate::settings::DatabaseSettings;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use limits::{LimitState, LimitStep, LimitStore, ProfileUsage};
 pub use postgres::PostgresStore;
 pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
@@ -101,7 +103,9 @@ impl Backend {
 
 /// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
+pub trait Store:
+    UserStore + UploadStore + RecordStore + ApiKeyStore + LimitStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
