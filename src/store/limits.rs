@@ -63,13 +63,13 @@ pub trait LimitStore: Send + Sync {
 }
 
 /// The aggregate both backends run (both know `FILTER`), with parameters written `{sigil}N`:
-/// user, profile or NULL, start of the day.
+/// user, profile or NULL, start of the day. (Postgres sums `bigint` into `numeric`: cast back.)
 pub(super) fn usage_sql(sigil: char) -> String {
     "SELECT profile, \
        COUNT(*) FILTER (WHERE issued_at >= $3) AS files_today, \
-       COALESCE(SUM(COALESCE(size, declared_size, 0)) FILTER (WHERE issued_at >= $3), 0) AS bytes_today, \
+       CAST(COALESCE(SUM(COALESCE(size, declared_size, 0)) FILTER (WHERE issued_at >= $3), 0) AS BIGINT) AS bytes_today, \
        COUNT(*) AS files_total, \
-       COALESCE(SUM(COALESCE(size, declared_size, 0)), 0) AS bytes_total \
+       CAST(COALESCE(SUM(COALESCE(size, declared_size, 0)), 0) AS BIGINT) AS bytes_total \
      FROM uploads \
      WHERE user_id = $1 AND ($2 IS NULL OR profile = $2) AND status IN ('pending', 'completed') \
      GROUP BY profile ORDER BY profile"

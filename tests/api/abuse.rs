@@ -58,17 +58,17 @@ async fn registration_is_limited_per_client_address_and_overall(kind: StoreKind)
         ],
     )
     .await;
-    assert_eq!(register_from(&app, "198.51.100.1", "a1").await.status(), 201);
-    assert_eq!(register_from(&app, "198.51.100.1", "a2").await.status(), 201);
-    let third = register_from(&app, "198.51.100.1", "a3").await;
+    assert_eq!(register_from(&app, "198.51.100.1", "anna1").await.status(), 201);
+    assert_eq!(register_from(&app, "198.51.100.1", "anna2").await.status(), 201);
+    let third = register_from(&app, "198.51.100.1", "anna3").await;
     assert_eq!(refused(third, 429).await, "too_many_registrations");
     // A forged hop left of the client's real address changes nothing.
-    let forged = register_from(&app, "203.0.113.77, 198.51.100.1", "a4").await;
+    let forged = register_from(&app, "203.0.113.77, 198.51.100.1", "anna4").await;
     assert_eq!(forged.status(), 429);
-    assert_eq!(register_from(&app, "198.51.100.2", "b1").await.status(), 201);
-    assert_eq!(register_from(&app, "198.51.100.2", "b2").await.status(), 201);
+    assert_eq!(register_from(&app, "198.51.100.2", "bert1").await.status(), 201);
+    assert_eq!(register_from(&app, "198.51.100.2", "bert2").await.status(), 201);
     // Four accounts this minute from everyone together: the overall limit.
-    let overall = register_from(&app, "198.51.100.3", "c1").await;
+    let overall = register_from(&app, "198.51.100.3", "cleo1").await;
     assert_eq!(refused(overall, 429).await, "too_many_registrations");
 }
 
