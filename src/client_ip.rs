@@ -63,9 +63,7 @@ impl FromRequest for ClientIp {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let peer = req
-            .peer_addr()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
         let proxies = req.app_data::<web::Data<TrustedProxies>>();
         let ip = match proxies {
             Some(proxies) => {
@@ -97,7 +95,10 @@ mod tests {
     fn untrusted_peer_is_the_client_whatever_it_claims() {
         let p = proxies(&["10.0.0.0/8"]);
         assert_eq!(p.client_ip(ip("203.0.113.9"), ["1.1.1.1"]), ip("203.0.113.9"));
-        assert_eq!(TrustedProxies::default().client_ip(ip("10.0.0.1"), ["1.1.1.1"]), ip("10.0.0.1"));
+        assert_eq!(
+            TrustedProxies::default().client_ip(ip("10.0.0.1"), ["1.1.1.1"]),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -113,7 +114,10 @@ mod tests {
             p.client_ip(ip("10.0.0.2"), ["6.6.6.6", "198.51.100.7:4711"]),
             ip("198.51.100.7")
         );
-        assert_eq!(p.client_ip(ip("10.0.0.2"), ["[2001:db8::1]:443"]), ip("2001:db8::1"));
+        assert_eq!(
+            p.client_ip(ip("10.0.0.2"), ["[2001:db8::1]:443"]),
+            ip("2001:db8::1")
+        );
     }
 
     #[test]
@@ -121,6 +125,9 @@ mod tests {
         let p = proxies(&["10.0.0.0/8"]);
         assert_eq!(p.client_ip(ip("10.0.0.2"), ["10.1.1.1"]), ip("10.1.1.1"));
         assert_eq!(p.client_ip(ip("10.0.0.2"), Vec::<&str>::new()), ip("10.0.0.2"));
-        assert_eq!(p.client_ip(ip("10.0.0.2"), ["1.2.3.4, not-an-ip"]), ip("10.0.0.2"));
+        assert_eq!(
+            p.client_ip(ip("10.0.0.2"), ["1.2.3.4, not-an-ip"]),
+            ip("10.0.0.2")
+        );
     }
 }

@@ -2,8 +2,8 @@
 
 pub mod auth;
 pub mod callback;
-pub mod client_ip;
 pub mod cli;
+pub mod client_ip;
 pub mod credentials;
 pub mod emulator;
 pub mod error;

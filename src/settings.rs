@@ -336,14 +336,26 @@ impl Settings {
                 redact_url(db)
             ),
         );
-        check(self.database.max_connections > 0, "database.max_connections", "must be at least 1");
-        check(self.server.max_body_bytes > 0, "server.max_body_bytes", "must be positive");
+        check(
+            self.database.max_connections > 0,
+            "database.max_connections",
+            "must be at least 1",
+        );
+        check(
+            self.server.max_body_bytes > 0,
+            "server.max_body_bytes",
+            "must be positive",
+        );
         check(
             (1..=86_400).contains(&self.auth.access_ttl_secs),
             "auth.access_ttl_secs",
             "must be between 1 and 86400",
         );
-        check(!self.auth.current_kid.is_empty(), "auth.current_kid", "must not be empty");
+        check(
+            !self.auth.current_kid.is_empty(),
+            "auth.current_kid",
+            "must not be empty",
+        );
         check(
             self.callback.path.starts_with('/'),
             "callback.path",
@@ -558,7 +570,10 @@ mod tests {
         let mut pairs = vec![
             ("APP_ENV", "production"),
             ("APP__AUTH__KEYS__K1__SECRET", "0123456789abcdef0123456789abcdef"),
-            ("APP__UPLOAD_TOKEN__KEYS__T1__SECRET", "fedcba9876543210fedcba9876543210"),
+            (
+                "APP__UPLOAD_TOKEN__KEYS__T1__SECRET",
+                "fedcba9876543210fedcba9876543210",
+            ),
             ("APP__OSS__ACCESS_KEY_ID", "LTAI5tExample"),
             ("APP__OSS__ACCESS_KEY_SECRET", "oss-secret"),
             ("APP__CALLBACK__URL", "https://api.example.com/v1/oss/callback"),
@@ -588,10 +603,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("5 configuration problems"), "{err}");
-        assert!(err.contains("auth.keys.k1.secret`: must be at least 32 bytes"), "{err}");
+        assert!(
+            err.contains("auth.keys.k1.secret`: must be at least 32 bytes"),
+            "{err}"
+        );
         assert!(err.contains("upload_token.keys.t1.secret"), "{err}");
         assert!(err.contains("callback.url") && err.contains("https"), "{err}");
-        assert!(err.contains("APP__SERVER__PROT") && err.contains("did you mean APP__SERVER__PORT?"), "{err}");
+        assert!(
+            err.contains("APP__SERVER__PROT") && err.contains("did you mean APP__SERVER__PORT?"),
+            "{err}"
+        );
         assert!(err.contains("\"not-an-ip\""), "{err}");
     }
 
@@ -599,10 +620,15 @@ mod tests {
     fn unknown_keys_are_errors_locally_too() {
         let err = Settings::load(&config_dir(), &env(&[("APP__ISSUANCE__RATE_PER_MINUT", "5")])).unwrap_err();
         assert!(
-            err.to_string().contains("did you mean APP__ISSUANCE__RATE_PER_MINUTE?"),
+            err.to_string()
+                .contains("did you mean APP__ISSUANCE__RATE_PER_MINUTE?"),
             "{err}"
         );
-        let err = Settings::load(&config_dir(), &env(&[("APP__PROFILES__AVATAR__QUOTA__FILES", "5")])).unwrap_err();
+        let err = Settings::load(
+            &config_dir(),
+            &env(&[("APP__PROFILES__AVATAR__QUOTA__FILES", "5")]),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("quota"), "{err}");
     }
 

@@ -60,7 +60,8 @@ impl Application {
         let proxies_data = web::Data::new(TrustedProxies(settings.server.trusted_proxy_nets()?));
         let sts_data = web::Data::new(StsService::from_settings(&settings, issuer_data.profiles())?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
-        let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone(), limits).await?);
+        let accounts =
+            web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone(), limits).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),

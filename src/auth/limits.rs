@@ -50,8 +50,7 @@ impl AuthLimits {
                 window,
             ),
             // Validated at load: at least 1.
-            account: Gcra::per(login.max_failures_per_account.max(1), window)
-                .expect("a positive limit"),
+            account: Gcra::per(login.max_failures_per_account.max(1), window).expect("a positive limit"),
             address: Gcra::per(login.max_failures_per_address, window),
             register_address: Gcra::per(register.per_address_per_hour, Duration::from_secs(3600)),
             register_total: Gcra::per(register.total_per_minute, Duration::from_secs(60)),
@@ -99,7 +98,9 @@ impl AuthLimits {
         if let Some(rule) = &self.register_total {
             if let Err(wait) = self.limits.take(REGISTER_TOTAL, "", rule).await {
                 if let Some(per_address) = &self.register_address {
-                    self.limits.give_back(REGISTER_ADDRESS, &address, per_address).await;
+                    self.limits
+                        .give_back(REGISTER_ADDRESS, &address, per_address)
+                        .await;
                 }
                 return Err(AuthError::TooManyRegistrations(wait));
             }

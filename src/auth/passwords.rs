@@ -129,7 +129,10 @@ impl PasswordHasher {
 
     /// Runs `f` on the blocking pool once a permit is free, or refuses at once when the queue
     /// is full.
-    async fn bounded<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
+    async fn bounded<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
             return Err(AuthError::Busy);
@@ -153,16 +156,17 @@ impl PasswordHasher {
     pub async fn verify(&self, password: SecretString, hash: Option<String>) -> Result<bool, AuthError> {
         let exists = hash.is_some();
         let phc = hash.unwrap_or_else(|| self.dummy_hash.clone());
-        let matched = self.bounded(move || {
-            let parsed = PasswordHash::new(&phc)
-                .map_err(|e| AuthError::Internal(format!("stored password hash unreadable: {e}")))?;
-            Ok::<_, AuthError>(
-                Argon2::default()
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok(),
-            )
-        })
-        .await??;
+        let matched = self
+            .bounded(move || {
+                let parsed = PasswordHash::new(&phc)
+                    .map_err(|e| AuthError::Internal(format!("stored password hash unreadable: {e}")))?;
+                Ok::<_, AuthError>(
+                    Argon2::default()
+                        .verify_password(password.expose_secret().as_bytes(), &parsed)
+                        .is_ok(),
+                )
+            })
+            .await??;
         Ok(exists && matched)
     }
 }
@@ -209,7 +213,13 @@ mod tests {
 
     #[test]
     fn common_and_guessable_passwords_are_refused() {
-        for weak in ["password123", "qwertyuiop", "1234567890", "iloveyou12", "alice12345"] {
+        for weak in [
+            "password123",
+            "qwertyuiop",
+            "1234567890",
+            "iloveyou12",
+            "alice12345",
+        ] {
             let err = check_new_password(weak, &alice()).unwrap_err();
             assert_eq!(err.code(), "password_too_weak", "{weak}");
         }

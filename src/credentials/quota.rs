@@ -133,6 +133,9 @@ mod tests {
             first_exceeded(&quota, &used(0, 0, 990), 11, now),
             Some(("bytes_total", 1000, None))
         );
-        assert_eq!(first_exceeded(&QuotaSettings::default(), &used(9, 9, 9), 9, now), None);
+        assert_eq!(
+            first_exceeded(&QuotaSettings::default(), &used(9, 9, 9), 9, now),
+            None
+        );
     }
 }

@@ -86,7 +86,11 @@ mod tests {
         state = b.take(state, 3 * S).unwrap();
         assert_eq!(b.take(state, 3 * S).unwrap_err(), Duration::from_secs(4));
         state = b.take(state, 7 * S).unwrap();
-        assert_eq!(b.take(state, 7 * S).unwrap_err(), Duration::from_secs(5), "capped");
+        assert_eq!(
+            b.take(state, 7 * S).unwrap_err(),
+            Duration::from_secs(5),
+            "capped"
+        );
     }
 
     #[test]

@@ -289,7 +289,10 @@ pub(super) fn validate(auth: &AuthSettings, env: AppEnv, problems: &mut Vec<Sett
     let limit = &auth.login_limit;
     for (key, value) in [
         ("free_failures", u64::from(limit.free_failures)),
-        ("max_failures_per_account", u64::from(limit.max_failures_per_account)),
+        (
+            "max_failures_per_account",
+            u64::from(limit.max_failures_per_account),
+        ),
         ("window_secs", limit.window_secs),
         ("max_backoff_secs", limit.max_backoff_secs),
     ] {

@@ -26,7 +26,13 @@ pub(super) fn unknown_key(path: &str, merged: &Value, env_vars: &HashMap<String,
     let (parent, leaf) = path.rsplit_once('.').unwrap_or(("", path));
     let mut known: Vec<String> = neighbours(merged, parent)
         .into_iter()
-        .map(|k| if parent.is_empty() { k } else { format!("{parent}.{k}") })
+        .map(|k| {
+            if parent.is_empty() {
+                k
+            } else {
+                format!("{parent}.{k}")
+            }
+        })
         .collect();
     known.extend(
         UNSET_KEYS
@@ -76,6 +82,9 @@ mod tests {
         assert!(err.contains("APP__SERVER__PROT"), "{err}");
         assert!(err.contains("did you mean APP__SERVER__PORT?"), "{err}");
         let err = unknown_key("server.zzzzzz", &merged, &HashMap::new()).to_string();
-        assert!(err.contains("`server.zzzzzz`") && !err.contains("did you mean"), "{err}");
+        assert!(
+            err.contains("`server.zzzzzz`") && !err.contains("did you mean"),
+            "{err}"
+        );
     }
 }

@@ -18,7 +18,8 @@ pub struct LimitState {
 
 /// From the current state (`None`: none, or expired) and the time now (µs), the state to store
 /// (`None`: forget it), or a refusal saying how long to wait.
-pub type LimitStep<'a> = &'a (dyn Fn(Option<LimitState>, i64) -> Result<Option<LimitState>, Duration> + Send + Sync);
+pub type LimitStep<'a> =
+    &'a (dyn Fn(Option<LimitState>, i64) -> Result<Option<LimitState>, Duration> + Send + Sync);
 
 /// What one user has used of one profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

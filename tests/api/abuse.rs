@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use upload_signer::store::{LimitStore, UploadStore};
 
 use crate::helpers::{error_code, spawn_app_with, spawn_instance_beside, StoreKind, TestApp};
 use crate::on_both_stores;
@@ -85,7 +84,10 @@ async fn registration_refuses_unknown_fields_and_guessable_passwords() {
         assert_eq!(resp.status(), 422, "{weak}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "password_too_weak", "{weak}");
-        assert!(body["error"]["message"].as_str().unwrap().contains("too easy to guess"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too easy to guess"));
     }
 }
 
@@ -136,16 +138,27 @@ async fn a_stranger_cannot_lock_the_owner_out(kind: StoreKind) {
     assert_eq!(register_from(&app, "192.0.2.1", "carol").await.status(), 201);
     let stranger = "203.0.113.66";
     for _ in 0..3 {
-        assert_eq!(login_from(&app, stranger, "carol", "guess guess guess").await.status(), 401);
+        assert_eq!(
+            login_from(&app, stranger, "carol", "guess guess guess")
+                .await
+                .status(),
+            401
+        );
     }
     // Now the stranger waits between guesses, even with the right password...
     let waiting = login_from(&app, stranger, " Carol", PASSWORD).await;
     assert_eq!(refused(waiting, 429).await, "too_many_login_attempts");
     // ...while the owner, elsewhere, logs in at once.
-    assert_eq!(login_from(&app, "192.0.2.1", "carol", PASSWORD).await.status(), 200);
+    assert_eq!(
+        login_from(&app, "192.0.2.1", "carol", PASSWORD).await.status(),
+        200
+    );
     // After the wait (1 s here) the stranger may try again: slowed, never locked out for good.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(login_from(&app, stranger, "carol", "guess again").await.status(), 401);
+    assert_eq!(
+        login_from(&app, stranger, "carol", "guess again").await.status(),
+        401
+    );
     assert_eq!(
         login_from(&app, stranger, "carol", "and again").await.status(),
         429,
@@ -175,12 +188,20 @@ async fn login_ceilings_per_account_and_per_address(kind: StoreKind) {
     // One address spraying usernames meets the per-address ceiling; other clients of the same
     // proxy are not affected (before, the proxy's own address was everybody's).
     for name in ["u1", "u2", "u3", "u4"] {
-        assert_eq!(login_from(&app, "198.51.100.7", name, "guess guess").await.status(), 401);
+        assert_eq!(
+            login_from(&app, "198.51.100.7", name, "guess guess")
+                .await
+                .status(),
+            401
+        );
     }
     let spray = login_from(&app, "198.51.100.7", "u5", "guess guess").await;
     assert_eq!(refused(spray, 429).await, "too_many_login_attempts");
     assert_eq!(register_from(&app, "192.0.2.2", "erin").await.status(), 201);
-    assert_eq!(login_from(&app, "192.0.2.2", "erin", PASSWORD).await.status(), 200);
+    assert_eq!(
+        login_from(&app, "192.0.2.2", "erin", PASSWORD).await.status(),
+        200
+    );
 }
 
 /// N instances must not be N times looser: two servers on one Postgres database share the
@@ -209,8 +230,18 @@ async fn limits_are_shared_between_instances_on_postgres() {
     let third = register_from(&one, "198.51.100.1", "heidi").await;
     assert_eq!(refused(third, 429).await, "too_many_registrations");
 
-    assert_eq!(login_from(&one, "203.0.113.5", "frank", "guess guess").await.status(), 401);
-    assert_eq!(login_from(&two, "203.0.113.5", "frank", "guess guess").await.status(), 401);
+    assert_eq!(
+        login_from(&one, "203.0.113.5", "frank", "guess guess")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login_from(&two, "203.0.113.5", "frank", "guess guess")
+            .await
+            .status(),
+        401
+    );
     let third = login_from(&one, "203.0.113.5", "frank", PASSWORD).await;
     assert_eq!(refused(third, 429).await, "too_many_login_attempts");
 }
@@ -260,7 +291,10 @@ async fn quotas_refuse_issuance_and_reset_as_documented(kind: StoreKind) {
     app.issue(&alice, avatar.clone()).await;
     app.issue(&alice, avatar.clone()).await;
     let item = wait_for_files(&app, &alice, "avatar", 2).await;
-    assert_eq!(item["bytes_today"], 20, "pending credentials count at their declared size");
+    assert_eq!(
+        item["bytes_today"], 20,
+        "pending credentials count at their declared size"
+    );
     assert_eq!(item["quota"]["files_per_day"], 2);
 
     let resp = app.post_json("/v1/uploads", Some(&alice), &avatar).await;
@@ -279,7 +313,11 @@ async fn quotas_refuse_issuance_and_reset_as_documented(kind: StoreKind) {
     // An abandoned credential stops counting.
     let first = app.store();
     let pending = first
-        .upload_usage("alice", Some("avatar"), chrono::Utc::now() - chrono::Duration::days(1))
+        .upload_usage(
+            "alice",
+            Some("avatar"),
+            chrono::Utc::now() - chrono::Duration::days(1),
+        )
         .await
         .unwrap();
     assert_eq!(pending[0].files_total, 2);

@@ -36,10 +36,18 @@ macro_rules! on_both_stores {
 
 /// A database that exists for one test and is dropped with it.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
     /// Another test app's database: used, not owned (not dropped).
-    Borrowed { url: String },
+    Borrowed {
+        url: String,
+    },
 }
 
 impl TestDb {
