@@ -19,6 +19,8 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
     /// Sent as `Retry-After` (seconds), e.g. on 429.
     pub retry_after: Option<u64>,
+    /// Extra machine-readable fields beside `code` and `message` (documented per code).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -30,6 +32,8 @@ struct Body<'a> {
 struct Inner<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    details: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -40,6 +44,7 @@ impl ApiError {
             message: message.into(),
             www_authenticate: None,
             retry_after: None,
+            details: None,
         }
     }
 
@@ -100,6 +105,7 @@ impl ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
+                details: self.details.as_ref(),
             },
         })
         .unwrap_or_else(|_| r#"{"error":{"code":"internal_error","message":"error"}}"#.into())

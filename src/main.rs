@@ -107,8 +107,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         secrecy::SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
                     let authenticator =
                         std::sync::Arc::new(upload_signer::auth::Authenticator::from_settings(&settings)?);
+                    let limits = upload_signer::limits::Limits::new(&store);
                     let accounts =
-                        upload_signer::auth::Accounts::new(&settings, store, authenticator).await?;
+                        upload_signer::auth::Accounts::new(&settings, store, authenticator, limits).await?;
                     let user = accounts
                         .create(username, password)
                         .await

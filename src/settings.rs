@@ -10,6 +10,7 @@ mod emulator;
 mod oss;
 mod secret;
 mod sts;
+mod unknown;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,10 +21,12 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
-pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
+pub use auth::{
+    ExternalIssuerSettings, ExternalKeySource, HashingSettings, LoginLimitSettings, RegisterLimitSettings,
+};
 pub use emulator::EmulatorSettings;
 pub use oss::{
-    CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, ReconcileSettings,
+    CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, QuotaSettings, ReconcileSettings,
     SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
@@ -65,6 +68,22 @@ pub enum SettingsError {
     Invalid { key: String, reason: String },
     #[error("configuration key `{key}` is missing: {hint}")]
     Missing { key: String, hint: String },
+    #[error("unknown configuration key `{key}`: {hint}")]
+    Unknown { key: String, hint: String },
+    /// Everything wrong at once, so one start shows every fix to make.
+    #[error("{} configuration problems:\n  - {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Many(Vec<SettingsError>),
+}
+
+impl SettingsError {
+    /// One problem as itself, several as [`SettingsError::Many`].
+    fn from_problems(mut problems: Vec<SettingsError>) -> SettingsError {
+        if problems.len() == 1 {
+            problems.remove(0)
+        } else {
+            SettingsError::Many(problems)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +140,10 @@ pub struct ServerSettings {
     /// Browser origins allowed by CORS (`https://app.example.com`); empty: CORS off.
     #[serde(default)]
     pub cors_allowed_origins: Vec<String>,
+    /// Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` is believed: the client address is
+    /// the right-most hop that is not one of them. Empty: the socket's peer address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerSettings {
@@ -130,6 +153,22 @@ impl ServerSettings {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// `trusted_proxies` parsed; a bare address is a single-host network.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<ipnet::IpNet>()
+                    .or_else(|_| raw.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| SettingsError::Invalid {
+                        key: "server.trusted_proxies".into(),
+                        reason: format!("{raw:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -223,6 +262,10 @@ pub struct AuthSettings {
     pub refresh_ttl_secs: u64,
     /// Failed-login limits.
     pub login_limit: LoginLimitSettings,
+    /// Self-service registration limits.
+    pub register_limit: RegisterLimitSettings,
+    /// Bounds on concurrent Argon2 work.
+    pub hashing: HashingSettings,
     /// Trusted external identity providers by name (`[auth.external.<name>]`).
     #[serde(default)]
     pub external: std::collections::BTreeMap<String, ExternalIssuerSettings>,
@@ -258,15 +301,32 @@ impl Settings {
                 .with_list_parse_key("callback.allowed_key_urls")
                 .with_list_parse_key("callback.allowed_key_url_prefixes")
                 .with_list_parse_key("server.cors_allowed_origins")
-                .source(Some(app_vars)),
+                .with_list_parse_key("server.trusted_proxies")
+                .source(Some(app_vars.clone())),
         );
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
             builder = builder.set_override("database.url", url.as_str())?;
         }
-        let mut settings: Settings = builder.build()?.try_deserialize()?;
-        settings.env = app_env;
-        settings.validate()?;
-        Ok(settings)
+        let config = builder.build()?;
+        let merged: serde_json::Value = config.clone().try_deserialize().unwrap_or_default();
+        let mut ignored = Vec::new();
+        let parsed: Result<Settings, _> =
+            serde_ignored::deserialize(config, |path| ignored.push(path.to_string()));
+        let mut problems: Vec<SettingsError> = ignored
+            .iter()
+            .map(|path| unknown::unknown_key(path, &merged, &app_vars))
+            .collect();
+        match parsed {
+            Ok(mut settings) => {
+                settings.env = app_env;
+                problems.extend(settings.problems());
+                if problems.is_empty() {
+                    return Ok(settings);
+                }
+            }
+            Err(err) => problems.insert(0, err.into()),
+        }
+        Err(SettingsError::from_problems(problems))
     }
 
     /// Loads from `./config` (or `APP_CONFIG_DIR`) and the process environment.
@@ -279,62 +339,88 @@ impl Settings {
         Settings::load(&dir, &env)
     }
 
-    /// Cross-field rules and production safety checks.
-    fn validate(&self) -> Result<(), SettingsError> {
-        if self.env == AppEnv::Production && self.emulator.enabled {
-            return Err(invalid(
-                "emulator.enabled",
-                "the OSS emulator is for development only; set APP__EMULATOR__ENABLED=false in production",
-            ));
-        }
+    /// Cross-field rules and production safety checks: every problem found, not just the first.
+    fn problems(&self) -> Vec<SettingsError> {
+        let production = self.env == AppEnv::Production;
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, reason: &str| {
+            if !ok {
+                problems.push(invalid(key, reason));
+            }
+        };
+        check(
+            !(production && self.emulator.enabled),
+            "emulator.enabled",
+            "the OSS emulator is for development only; set APP__EMULATOR__ENABLED=false in production",
+        );
         let db = &self.database.url;
-        if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return Err(SettingsError::Invalid {
-                key: "database.url".into(),
-                reason: format!(
-                    "unsupported scheme in {:?}: use sqlite://PATH or postgres://...",
-                    redact_url(db)
-                ),
-            });
+        check(
+            db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://"),
+            "database.url",
+            &format!(
+                "unsupported scheme in {:?}: use sqlite://PATH or postgres://...",
+                redact_url(db)
+            ),
+        );
+        check(
+            self.database.max_connections > 0,
+            "database.max_connections",
+            "must be at least 1",
+        );
+        check(
+            self.server.max_body_bytes > 0,
+            "server.max_body_bytes",
+            "must be positive",
+        );
+        check(
+            (1..=86_400).contains(&self.auth.access_ttl_secs),
+            "auth.access_ttl_secs",
+            "must be between 1 and 86400",
+        );
+        check(
+            !self.auth.current_kid.is_empty(),
+            "auth.current_kid",
+            "must not be empty",
+        );
+        check(
+            self.callback.path.starts_with('/'),
+            "callback.path",
+            "must start with `/`",
+        );
+        if production {
+            if let Some(url) = &self.callback.url {
+                check(
+                    url.scheme() == "https",
+                    "callback.url",
+                    "must be an https URL in production (OSS sends the upload's details to it)",
+                );
+            }
         }
-        if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1"));
-        }
-        if self.server.max_body_bytes == 0 {
-            return Err(invalid("server.max_body_bytes", "must be positive"));
-        }
-        if self.auth.access_ttl_secs == 0 || self.auth.access_ttl_secs > 86_400 {
-            return Err(invalid("auth.access_ttl_secs", "must be between 1 and 86400"));
-        }
-        if self.auth.current_kid.is_empty() {
-            return Err(invalid("auth.current_kid", "must not be empty"));
-        }
-        self.auth_keys()?;
-        self.upload_token_keys()?;
-        self.oss_secret()?;
-        if self.env == AppEnv::Production && self.oss.access_key_id == DEV_ACCESS_KEY_ID {
-            return Err(SettingsError::Missing {
+        let mut results = vec![
+            self.auth_keys().map(drop),
+            self.upload_token_keys().map(drop),
+            self.oss_secret().map(drop),
+            self.server.trusted_proxy_nets().map(drop),
+            self.sts.validate(self.env, &self.profiles),
+            self.callback.validate(),
+        ];
+        results.extend(self.profiles.iter().map(|(name, p)| p.validate(name)));
+        problems.extend(results.into_iter().filter_map(Result::err));
+        if production && self.oss.access_key_id == DEV_ACCESS_KEY_ID {
+            problems.push(SettingsError::Missing {
                 key: "oss.access_key_id".into(),
                 hint: "set APP__OSS__ACCESS_KEY_ID (the development placeholder is not used in production)"
                     .into(),
             });
         }
-        if self.env == AppEnv::Production && self.callback.url.is_none() {
-            return Err(SettingsError::Missing {
+        if production && self.callback.url.is_none() {
+            problems.push(SettingsError::Missing {
                 key: "callback.url".into(),
                 hint: "set APP__CALLBACK__URL to the public https URL OSS can reach".into(),
             });
         }
-        self.callback.validate()?;
-        if !self.callback.path.starts_with('/') {
-            return Err(invalid("callback.path", "must start with `/`"));
-        }
-        for (name, profile) in &self.profiles {
-            profile.validate(name)?;
-        }
-        auth::validate(&self.auth, self.env)?;
-        self.sts.validate(self.env, &self.profiles)?;
-        Ok(())
+        auth::validate(&self.auth, self.env, &mut problems);
+        problems
     }
 
     /// Access-token signing secrets by key id; the current kid must resolve.
@@ -409,6 +495,9 @@ impl Settings {
     }
 }
 
+/// Shortest HMAC-SHA256 key accepted in production.
+const MIN_HMAC_KEY_BYTES: usize = 32;
+
 /// Resolves every configured key of a ring, plus the current kid (from its development default
 /// outside production when it is not configured).
 fn resolve_key_ring(
@@ -420,10 +509,18 @@ fn resolve_key_ring(
 ) -> Result<Vec<(String, ResolvedSecret)>, SettingsError> {
     let mut out = Vec::new();
     for (kid, setting) in keys {
-        out.push((
-            kid.clone(),
-            setting.resolve(&format!("{prefix}.{kid}.secret"), env, None)?,
-        ));
+        let key = format!("{prefix}.{kid}.secret");
+        let secret = setting.resolve(&key, env, None)?;
+        // HS256 is only as strong as its key; RFC 7518 §3.2 asks for at least the hash's size.
+        if env == AppEnv::Production && secret.expose().len() < MIN_HMAC_KEY_BYTES {
+            return Err(SettingsError::Invalid {
+                key,
+                reason: format!(
+                    "must be at least {MIN_HMAC_KEY_BYTES} bytes in production (e.g. `openssl rand -base64 48`)"
+                ),
+            });
+        }
+        out.push((kid.clone(), secret));
     }
     if !keys.contains_key(current) {
         let key = format!("{prefix}.{current}.secret");
@@ -494,6 +591,72 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("emulator.enabled"), "{err}");
+    }
+
+    fn production(extra: &[(&'static str, &'static str)]) -> HashMap<String, String> {
+        let mut pairs = vec![
+            ("APP_ENV", "production"),
+            ("APP__AUTH__KEYS__K1__SECRET", "0123456789abcdef0123456789abcdef"),
+            (
+                "APP__UPLOAD_TOKEN__KEYS__T1__SECRET",
+                "fedcba9876543210fedcba9876543210",
+            ),
+            ("APP__OSS__ACCESS_KEY_ID", "LTAI5tExample"),
+            ("APP__OSS__ACCESS_KEY_SECRET", "oss-secret"),
+            ("APP__CALLBACK__URL", "https://api.example.com/v1/oss/callback"),
+        ];
+        pairs.extend_from_slice(extra);
+        env(&pairs)
+    }
+
+    #[test]
+    fn production_loads_with_strong_keys_and_https() {
+        let s = Settings::load(&config_dir(), &production(&[])).expect("production settings load");
+        assert_eq!(s.env, AppEnv::Production);
+    }
+
+    #[test]
+    fn production_reports_every_problem_at_once() {
+        let err = Settings::load(
+            &config_dir(),
+            &production(&[
+                ("APP__AUTH__KEYS__K1__SECRET", "x"),
+                ("APP__UPLOAD_TOKEN__KEYS__T1__SECRET", "short"),
+                ("APP__CALLBACK__URL", "http://api.example.com/v1/oss/callback"),
+                ("APP__SERVER__PROT", "9000"),
+                ("APP__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("5 configuration problems"), "{err}");
+        assert!(
+            err.contains("auth.keys.k1.secret`: must be at least 32 bytes"),
+            "{err}"
+        );
+        assert!(err.contains("upload_token.keys.t1.secret"), "{err}");
+        assert!(err.contains("callback.url") && err.contains("https"), "{err}");
+        assert!(
+            err.contains("APP__SERVER__PROT") && err.contains("did you mean APP__SERVER__PORT?"),
+            "{err}"
+        );
+        assert!(err.contains("\"not-an-ip\""), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_locally_too() {
+        let err = Settings::load(&config_dir(), &env(&[("APP__ISSUANCE__RATE_PER_MINUT", "5")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("did you mean APP__ISSUANCE__RATE_PER_MINUTE?"),
+            "{err}"
+        );
+        let err = Settings::load(
+            &config_dir(),
+            &env(&[("APP__PROFILES__AVATAR__QUOTA__FILES", "5")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("quota"), "{err}");
     }
 
     #[test]

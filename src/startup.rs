@@ -15,11 +15,12 @@ use crate::auth::{self, Accounts, Authenticator};
 use crate::callback::{self, CallbackService, PublicKeys};
 use crate::clients::OssClient;
 use crate::completion::Completion;
+use crate::client_ip::TrustedProxies;
 use crate::credentials::{self, IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
+use crate::limits::Limits;
 use crate::middleware::request_context;
 use crate::ops::{self, Metrics, Readiness};
-use crate::rate_limit::RateLimiter;
 use crate::reconcile::{self, Ledger, Reconciler, Settler};
 use crate::records::{self, UsageTracker};
 use crate::routes;
@@ -66,13 +67,13 @@ impl Application {
         tasks.spawn("database probe", |cancel| health.clone().run_probe(cancel));
         let readiness = Arc::new(Readiness::new(spool.clone(), health.clone()));
         let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
-        let limiter_data = web::Data::new(IssuanceLimiter(RateLimiter::new(
-            settings.issuance.rate_per_minute,
-            settings.issuance.burst,
-        )));
+        let limits = Limits::new(&store);
+        let limiter_data = web::Data::new(IssuanceLimiter::new(&settings.issuance, limits.clone()));
+        let proxies_data = web::Data::new(TrustedProxies(settings.server.trusted_proxy_nets()?));
         let sts_data = web::Data::new(StsService::from_settings(&settings, issuer_data.profiles())?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
-        let accounts = web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone()).await?);
+        let accounts =
+            web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone(), limits).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),
@@ -136,6 +137,7 @@ impl Application {
                 .app_data(auth_data.clone())
                 .app_data(issuer_data.clone())
                 .app_data(limiter_data.clone())
+                .app_data(proxies_data.clone())
                 .app_data(ledger_data.clone())
                 .app_data(settler_data.clone())
                 .app_data(callback_data.clone())

@@ -1,14 +1,16 @@
 //! Built-in accounts: registration, password login, refresh-token rotation and logout.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::limits::AuthLimits;
 use super::passwords::{check_new_password, PasswordHasher};
-use super::rate_limit::LoginLimiter;
 use super::usernames::{normalise, Username, MAX_LEN};
 use super::{refresh, AuthError, Authenticator};
+use crate::limits::Limits;
 use crate::settings::Settings;
 use crate::store::{DynStore, RefreshToken, Store, StoreError, User};
 
@@ -26,7 +28,7 @@ pub struct Accounts {
     store: DynStore,
     authenticator: Arc<Authenticator>,
     hasher: PasswordHasher,
-    pub(super) limiter: LoginLimiter,
+    limits: AuthLimits,
     allow_registration: bool,
     refresh_ttl: Duration,
 }
@@ -36,29 +38,46 @@ impl Accounts {
         settings: &Settings,
         store: DynStore,
         authenticator: Arc<Authenticator>,
+        limits: Arc<Limits>,
     ) -> anyhow::Result<Self> {
         authenticator.disabled.follow(store.clone());
+        let hashing = &settings.auth.hashing;
         Ok(Accounts {
             store,
             authenticator,
-            hasher: PasswordHasher::new().await?,
-            limiter: LoginLimiter::new(&settings.auth.login_limit),
+            hasher: PasswordHasher::new(hashing.concurrency(), hashing.queue).await?,
+            limits: AuthLimits::new(settings, limits),
             allow_registration: settings.auth.allow_registration,
             refresh_ttl: Duration::seconds(settings.auth.refresh_ttl_secs as i64),
         })
     }
 
-    pub async fn register(&self, username: &str, password: SecretString) -> Result<User, AuthError> {
+    /// Self-service sign-up from `address`: checked, then counted against the registration
+    /// limits, and only then hashed.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: SecretString,
+        address: IpAddr,
+    ) -> Result<User, AuthError> {
         if !self.allow_registration {
             return Err(AuthError::RegistrationDisabled);
         }
-        self.create(username, password).await
+        let username = Username::parse(username)?;
+        check_new_password(password.expose_secret(), &username)?;
+        self.limits.begin_registration(address).await?;
+        self.insert_user(username, password).await
     }
 
-    /// Creates an account whatever `auth.allow_registration` says (operators: `user create`).
+    /// Creates an account whatever `auth.allow_registration` says, without limits (operators:
+    /// `user create`).
     pub async fn create(&self, username: &str, password: SecretString) -> Result<User, AuthError> {
         let username = Username::parse(username)?;
         check_new_password(password.expose_secret(), &username)?;
+        self.insert_user(username, password).await
+    }
+
+    async fn insert_user(&self, username: Username, password: SecretString) -> Result<User, AuthError> {
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.as_str().to_string(),
@@ -79,24 +98,28 @@ impl Accounts {
         &self,
         username: &str,
         password: SecretString,
-        address: &str,
+        address: IpAddr,
     ) -> Result<TokenPair, AuthError> {
-        // Bounded: an over-long name cannot exist, and must not bloat the limiter's memory.
+        // Bounded: an over-long name cannot exist, and must not bloat the limits' keys.
         let account_key: String = normalise(username).chars().take(MAX_LEN + 1).collect();
-        if !self.limiter.begin_attempt(&account_key, address) {
-            return Err(AuthError::TooManyAttempts);
-        }
+        let attempt = self.limits.begin_login(&account_key, address).await?;
         let user = match Username::parse(username) {
             Ok(name) => self.store.find_user_by_username(name.as_str()).await?,
             Err(_) => None,
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matched = self.hasher.verify(password, hash).await?;
+        let matched = match self.hasher.verify(password, hash).await {
+            Ok(matched) => matched,
+            Err(err) => {
+                attempt.not_counted().await;
+                return Err(err);
+            }
+        };
         let user = match user {
             Some(user) if matched => user,
             _ => return Err(AuthError::InvalidCredentials),
         };
-        self.limiter.succeeded(&account_key, address);
+        attempt.succeeded().await;
         if user.disabled {
             return Err(AuthError::AccountDisabled);
         }

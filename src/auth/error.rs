@@ -21,8 +21,13 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("this account is disabled")]
     AccountDisabled,
-    #[error("too many failed login attempts; try again later")]
-    TooManyAttempts,
+    #[error("too many failed login attempts; retry in {} s", retry_secs(.0))]
+    TooManyAttempts(std::time::Duration),
+    #[error("too many new accounts from here; retry in {} s", retry_secs(.0))]
+    TooManyRegistrations(std::time::Duration),
+    /// Every password-hashing slot is taken and the queue is full.
+    #[error("the server is busy checking passwords; retry in a moment")]
+    Busy,
     #[error("registration is disabled on this server")]
     RegistrationDisabled,
     #[error("this username is already taken")]
@@ -46,6 +51,16 @@ pub enum AuthError {
     Internal(String),
 }
 
+/// Whole seconds to wait, rounded up (a `Retry-After` of 0 would invite an instant retry).
+fn retry_secs(wait: &std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+fn with_retry(mut err: ApiError, secs: u64) -> ApiError {
+    err.retry_after = Some(secs.max(1));
+    err
+}
+
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         let message = err.to_string();
@@ -60,7 +75,15 @@ impl From<AuthError> for ApiError {
             AuthError::RefreshTokenReused => ApiError::unauthorized("refresh_token_reused", message),
             AuthError::AccountDisabled => ApiError::forbidden("account_disabled", message),
             AuthError::RegistrationDisabled => ApiError::forbidden("registration_disabled", message),
-            AuthError::TooManyAttempts => ApiError::too_many_requests("too_many_login_attempts", message),
+            AuthError::TooManyAttempts(wait) => with_retry(
+                ApiError::too_many_requests("too_many_login_attempts", message),
+                retry_secs(&wait),
+            ),
+            AuthError::TooManyRegistrations(wait) => with_retry(
+                ApiError::too_many_requests("too_many_registrations", message),
+                retry_secs(&wait),
+            ),
+            AuthError::Busy => with_retry(ApiError::service_unavailable("server_busy", message), 1),
             AuthError::UsernameTaken => ApiError::conflict("username_taken", message),
             AuthError::Username(e) => ApiError::unprocessable(e.code(), message),
             AuthError::Password(e) => ApiError::unprocessable(e.code(), message),

@@ -1,27 +1,31 @@
 //! HTTP glue for `/v1/auth/*` and `/v1/me`.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{Accounts, TokenPair};
 use super::AuthUser;
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: SecretString,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: SecretString,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     refresh_token: SecretString,
     /// Revoke every login of the user, not just this one.
@@ -55,11 +59,12 @@ fn tokens(pair: TokenPair) -> HttpResponse {
 }
 
 pub async fn register(
+    client: ClientIp,
     accounts: web::Data<Accounts>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
-    let user = accounts.register(&username, password).await?;
+    let user = accounts.register(&username, password, client.0).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "user_id": user.id,
         "username": user.username,
@@ -67,13 +72,12 @@ pub async fn register(
 }
 
 pub async fn token(
-    req: HttpRequest,
+    client: ClientIp,
     accounts: web::Data<Accounts>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
-    let address = accounts.limiter.client_address(&req);
-    Ok(tokens(accounts.login(&username, password, &address).await?))
+    Ok(tokens(accounts.login(&username, password, client.0).await?))
 }
 
 pub async fn refresh(

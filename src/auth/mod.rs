@@ -3,7 +3,7 @@
 //! - `usernames`, `passwords`: the rules and Argon2id hashing of built-in accounts
 //! - `accounts`: register, login, refresh-token rotation with reuse detection, logout
 //! - `refresh`: opaque refresh tokens and their stored hashes
-//! - `rate_limit`: failed-login limits per account and per client address
+//! - `limits`: failed-login backoff and ceilings, registration limits
 //! - `tokens`: our own access tokens (HS256, key ids for rotation)
 //! - `external`, `jwks`: trusted external issuers (shared secret, PEM public key, or JWKS URL)
 //! - `disabled`: the in-memory set of disabled accounts every authentication checks
@@ -17,8 +17,8 @@ mod external;
 mod extractor;
 mod handlers;
 mod jwks;
+mod limits;
 mod passwords;
-mod rate_limit;
 mod refresh;
 mod tokens;
 mod usernames;

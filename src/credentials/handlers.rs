@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -7,13 +9,46 @@ use super::issue::{Issuer, UploadCredential, UploadRequest};
 use super::SignatureVersion;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::limits::{Gcra, Limits};
 use crate::ops::Metrics;
-use crate::rate_limit::RateLimiter;
 use crate::reconcile::Ledger;
+use crate::settings::{IssuanceSettings, Settings};
+use crate::store::DynStore;
 use crate::sts::{StsService, UploadSts};
 
-/// The per-user limit on issuance (`None`: off).
-pub struct IssuanceLimiter(pub Option<RateLimiter>);
+/// The per-user limit on issuance (a token bucket; shared between instances on Postgres).
+pub struct IssuanceLimiter {
+    limits: Arc<Limits>,
+    rule: Option<Gcra>,
+}
+
+impl IssuanceLimiter {
+    pub fn new(settings: &IssuanceSettings, limits: Arc<Limits>) -> IssuanceLimiter {
+        IssuanceLimiter {
+            limits,
+            rule: Gcra::with_burst(
+                settings.rate_per_minute,
+                std::time::Duration::from_secs(60),
+                settings.burst,
+            ),
+        }
+    }
+
+    async fn check(&self, user_id: &str) -> Result<(), ApiError> {
+        let Some(rule) = &self.rule else {
+            return Ok(());
+        };
+        self.limits.take("issuance", user_id, rule).await.map_err(|wait| {
+            let secs = wait.as_secs() + 1;
+            let mut err = ApiError::too_many_requests(
+                "rate_limited",
+                format!("too many upload credentials; retry in {secs} s"),
+            );
+            err.retry_after = Some(secs);
+            err
+        })
+    }
+}
 
 /// A new upload id: a UUIDv7 in hex, so ids sort by issue time.
 fn new_upload_id() -> String {
@@ -29,28 +64,26 @@ struct Issued {
     sts: Option<UploadSts>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn create_upload(
     user: AuthUser,
     issuer: web::Data<Issuer>,
+    settings: web::Data<Settings>,
+    store: web::Data<DynStore>,
     metrics: web::Data<Metrics>,
     limiter: web::Data<IssuanceLimiter>,
     ledger: web::Data<Ledger>,
     sts: web::Data<StsService>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(limiter) = &limiter.0 {
-        if let Err(wait) = limiter.check(&user.user_id) {
-            let secs = wait.as_secs() + 1;
-            let mut err = ApiError::too_many_requests(
-                "rate_limited",
-                format!("too many upload credentials; retry in {secs} s"),
-            );
-            err.retry_after = Some(secs);
-            return Err(err);
-        }
-    }
+    limiter.check(&user.user_id).await?;
     let upload_id = new_upload_id();
-    let mut credential = issuer.issue(&user.user_id, &body, &upload_id, Utc::now())?;
+    let now = Utc::now();
+    let mut credential = issuer.issue(&user.user_id, &body, &upload_id, now)?;
+    let quota = settings.profiles.get(&credential.profile).map(|p| &p.quota);
+    if let Some(quota) = quota.filter(|q| q.is_set()) {
+        super::quota::check(&store, &user.user_id, &credential.profile, quota, body.size, now).await?;
+    }
     if let Some(pending) = credential.pending.take() {
         // Durable before the app hears of it: an upload nobody knows about is never reconciled.
         ledger.record(pending).await.map_err(|err| {

@@ -267,6 +267,7 @@ impl Issuer {
                 key: claims.key.clone(),
                 issued_at: now,
                 expires_at,
+                declared_size: req.size,
             }),
         })
     }

@@ -6,6 +6,7 @@ mod handlers;
 mod issue;
 mod key_template;
 mod profile;
+pub mod quota;
 
 pub use error::CredentialError;
 pub use handlers::IssuanceLimiter;

@@ -6,8 +6,12 @@ use super::api_keys::ApiKey;
 use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery};
 use crate::auth::AuthUser;
+use crate::credentials::quota::day_bounds;
 use crate::error::ApiError;
-use crate::store::{DynStore, PageCursor, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion};
+use crate::settings::{QuotaSettings, Settings};
+use crate::store::{
+    DynStore, PageCursor, ProfileUsage, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion,
+};
 
 fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -151,4 +155,62 @@ pub async fn mine_one(
         return Err(ApiError::not_found("upload_not_found", "no such upload"));
     }
     Ok(HttpResponse::Ok().json(record))
+}
+
+/// One profile in `GET /v1/me/usage`.
+#[derive(Serialize)]
+struct UsageItem {
+    profile: String,
+    files_today: i64,
+    bytes_today: i64,
+    files_total: i64,
+    bytes_total: i64,
+    quota: Option<QuotaSettings>,
+}
+
+/// `GET /v1/me/usage`: what the caller has used of each profile (those with uploads, and those
+/// with a quota), counted as the quotas count it.
+pub async fn my_usage(
+    user: AuthUser,
+    store: web::Data<DynStore>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, ApiError> {
+    let now = chrono::Utc::now();
+    let (day_start, resets_at) = day_bounds(now);
+    let mut used: std::collections::BTreeMap<String, ProfileUsage> = store
+        .upload_usage(&user.user_id, None, day_start)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|u| (u.profile.clone(), u))
+        .collect();
+    for (name, profile) in &settings.profiles {
+        if profile.quota.is_set() {
+            used.entry(name.clone()).or_insert_with(|| ProfileUsage {
+                profile: name.clone(),
+                ..ProfileUsage::default()
+            });
+        }
+    }
+    let items: Vec<UsageItem> = used
+        .into_values()
+        .map(|u| UsageItem {
+            quota: settings
+                .profiles
+                .get(&u.profile)
+                .map(|p| p.quota.clone())
+                .filter(QuotaSettings::is_set),
+            profile: u.profile,
+            files_today: u.files_today,
+            bytes_today: u.bytes_today,
+            files_total: u.files_total,
+            bytes_total: u.bytes_total,
+        })
+        .collect();
+    let stamp = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(HttpResponse::Ok().json(json!({
+        "day_start": stamp(day_start),
+        "resets_at": stamp(resets_at),
+        "profiles": items,
+    })))
 }

@@ -17,5 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/records/stats").route(web::get().to(handlers::stats)))
         .service(resource("/v1/records/export").route(web::get().to(handlers::export)))
         .service(resource("/v1/me/uploads").route(web::get().to(handlers::mine)))
+        .service(resource("/v1/me/usage").route(web::get().to(handlers::my_usage)))
         .service(resource("/v1/me/uploads/{upload_id}").route(web::get().to(handlers::mine_one)));
 }

@@ -12,19 +12,52 @@ use url::Url;
 
 use super::{invalid, AppEnv, AuthSettings, ResolvedSecret, SecretSetting, SettingsError};
 
-/// Failed-login limits, kept in memory per process.
+/// Failed-login limits (shared through Postgres, in memory on SQLite).
+///
+/// A stranger must not be able to lock a user out: failures are counted per (username, client
+/// address) with a growing delay, and only a much higher ceiling applies to a username across all
+/// addresses (a distributed guess) and to one address across usernames (a password spray).
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginLimitSettings {
-    /// Failed logins allowed per username within `window_secs`.
+    /// Failures one client address may make on one username before each further attempt must wait
+    /// (1 s, 2 s, 4 s, ... up to `max_backoff_secs`).
+    pub free_failures: u32,
+    /// Longest wait between two attempts of one address on one username.
+    pub max_backoff_secs: u64,
+    /// Failed logins allowed per username, from any address, within `window_secs`.
     pub max_failures_per_account: u32,
-    /// Failed logins allowed per client address within `window_secs`.
+    /// Failed logins allowed per client address, over any usernames, within `window_secs`; 0: off.
     pub max_failures_per_address: u32,
-    /// Length of the counting window, in seconds.
+    /// Counting window of the ceilings; a (username, address) pair is forgotten after this long
+    /// without a failure.
     pub window_secs: u64,
-    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy that
-    /// overwrites them; otherwise clients pick their own address and escape the per-address limit).
-    #[serde(default)]
-    pub trust_forwarded_for: bool,
+}
+
+/// Self-service registration limits (`POST /v1/auth/register`); 0 turns a limit off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterLimitSettings {
+    /// Accounts one client address may create per hour (all at once, then spread over the hour).
+    pub per_address_per_hour: u32,
+    /// Accounts all clients together may create per minute.
+    pub total_per_minute: u32,
+}
+
+/// Bounds on Argon2 work (registration, login): each hash holds ~19 MiB for tens of ms.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HashingSettings {
+    /// Hashes computed at once; 0: one per CPU.
+    pub concurrency: usize,
+    /// Requests that may wait for a free slot; past that the answer is `503 server_busy`.
+    pub queue: usize,
+}
+
+impl HashingSettings {
+    pub fn concurrency(&self) -> usize {
+        match self.concurrency {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// One trusted external issuer. Exactly one key source: `secret` (HS*), `public_key_pem` /
@@ -245,28 +278,30 @@ impl ExternalIssuerSettings {
 }
 
 /// Checks the account and external-issuer settings.
-pub(super) fn validate(auth: &AuthSettings, env: AppEnv) -> Result<(), SettingsError> {
+/// Every problem is pushed to `problems`, so one start reports them all.
+pub(super) fn validate(auth: &AuthSettings, env: AppEnv, problems: &mut Vec<SettingsError>) {
     if auth.refresh_ttl_secs < 60 || auth.refresh_ttl_secs > 366 * 86_400 {
-        return Err(invalid(
+        problems.push(invalid(
             "auth.refresh_ttl_secs",
             "must be between 60 and 31622400",
         ));
     }
     let limit = &auth.login_limit;
-    if limit.max_failures_per_account == 0 {
-        return Err(invalid(
-            "auth.login_limit.max_failures_per_account",
-            "must be at least 1",
-        ));
+    for (key, value) in [
+        ("free_failures", u64::from(limit.free_failures)),
+        (
+            "max_failures_per_account",
+            u64::from(limit.max_failures_per_account),
+        ),
+        ("window_secs", limit.window_secs),
+        ("max_backoff_secs", limit.max_backoff_secs),
+    ] {
+        if value == 0 {
+            problems.push(invalid(&format!("auth.login_limit.{key}"), "must be at least 1"));
+        }
     }
-    if limit.max_failures_per_address == 0 {
-        return Err(invalid(
-            "auth.login_limit.max_failures_per_address",
-            "must be at least 1",
-        ));
-    }
-    if limit.window_secs == 0 {
-        return Err(invalid("auth.login_limit.window_secs", "must be at least 1"));
+    if auth.hashing.queue > 10_000 {
+        problems.push(invalid("auth.hashing.queue", "must be at most 10000"));
     }
     let mut issuers = BTreeMap::new();
     for (name, issuer) in &auth.external {
@@ -277,18 +312,19 @@ pub(super) fn validate(auth: &AuthSettings, env: AppEnv) -> Result<(), SettingsE
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !valid_name {
-            return Err(invalid(
+            problems.push(invalid(
                 &format!("auth.external.{name}"),
                 "provider names use [a-z0-9_-], at most 32 characters (they prefix the provider's user ids)",
             ));
         }
-        issuer.validate(name, env, &auth.issuer)?;
+        if let Err(problem) = issuer.validate(name, env, &auth.issuer) {
+            problems.push(problem);
+        }
         if let Some(other) = issuers.insert(issuer.issuer.as_str(), name) {
-            return Err(invalid(
+            problems.push(invalid(
                 &format!("auth.external.{name}.issuer"),
                 &format!("the same issuer is already configured as auth.external.{other}"),
             ));
         }
     }
-    Ok(())
 }

@@ -130,6 +130,26 @@ pub struct ProfileSettings {
     /// Add STS credentials scoped to the one issued key to `POST /v1/uploads` answers.
     #[serde(default)]
     pub sts: bool,
+    /// What one user may upload under this profile (`[profiles.NAME.quota]`); unset: no limit.
+    #[serde(default)]
+    pub quota: QuotaSettings,
+}
+
+/// Per-user upload quotas of a profile, counted from the uploads table: completed uploads at
+/// their size, pending credentials at their declared size; rejected and abandoned ones not at all.
+/// Days are UTC days of issue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSettings {
+    pub files_per_day: Option<u64>,
+    pub bytes_per_day: Option<u64>,
+    pub bytes_total: Option<u64>,
+}
+
+impl QuotaSettings {
+    pub fn is_set(&self) -> bool {
+        *self != QuotaSettings::default()
+    }
 }
 
 impl ProfileSettings {
@@ -273,6 +293,12 @@ impl ProfileSettings {
             return Err(bad(
                 "callback_body_type",
                 "use application/json or application/x-www-form-urlencoded",
+            ));
+        }
+        if self.quota.is_set() && !self.ledger {
+            return Err(bad(
+                "quota",
+                "quotas count issued credentials in the ledger: remove `ledger = false`",
             ));
         }
         if self.vars.len() > 8 {

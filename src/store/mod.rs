@@ -6,6 +6,7 @@
 
 mod api_keys;
 pub mod health;
+mod limits;
 mod postgres;
 mod records;
 mod sqlite;
@@ -22,6 +23,7 @@ use crate::settings::DatabaseSettings;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use health::DbHealth;
+pub use limits::{LimitState, LimitStep, LimitStore, ProfileUsage};
 pub use postgres::PostgresStore;
 pub use records::{PageCursor, RecordStore, StatsGroup, StatsRow, UploadFilter};
 pub use sqlite::SqliteStore;
@@ -104,7 +106,9 @@ impl Backend {
 
 /// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
-pub trait Store: UserStore + UploadStore + RecordStore + ApiKeyStore + Send + Sync + 'static {
+pub trait Store:
+    UserStore + UploadStore + RecordStore + ApiKeyStore + LimitStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.

@@ -101,6 +101,10 @@ pub struct PendingUpload {
     pub key: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The size the request declared: what the upload counts against quotas until it settles.
+    /// (Entries spooled before this field existed read as 0.)
+    #[serde(default)]
+    pub declared_size: i64,
 }
 
 /// A stored upload row.

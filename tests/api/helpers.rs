@@ -36,8 +36,18 @@ macro_rules! on_both_stores {
 
 /// A database that exists for one test and is dropped with it.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        name: String,
+        url: String,
+    },
+    /// Another test app's database: used, not owned (not dropped).
+    Borrowed {
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -67,7 +77,7 @@ impl TestDb {
 
     pub fn url(&self) -> &str {
         match self {
-            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } | TestDb::Borrowed { url } => url,
         }
     }
 }
@@ -132,7 +142,18 @@ pub async fn spawn_app(kind: StoreKind) -> TestApp {
 }
 
 pub async fn spawn_app_with(kind: StoreKind, overrides: &[(&str, &str)]) -> TestApp {
-    let db = TestDb::create(kind).await;
+    spawn_app_on(TestDb::create(kind).await, overrides).await
+}
+
+/// A second instance on the database of `first` (as several production instances share one).
+pub async fn spawn_instance_beside(first: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    let db = TestDb::Borrowed {
+        url: first.db.url().to_string(),
+    };
+    spawn_app_on(db, overrides).await
+}
+
+async fn spawn_app_on(db: TestDb, overrides: &[(&str, &str)]) -> TestApp {
     let data_dir = tempfile::tempdir().expect("data dir");
     let spool = data_dir.path().join("spool");
     let spool = spool.to_str().expect("utf-8 path");
@@ -187,7 +208,7 @@ impl TestApp {
                 let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&pool).await.expect("list tables");
                 rows.into_iter().map(|r| r.0).collect()
             }
-            TestDb::Postgres { .. } => {
+            TestDb::Postgres { .. } | TestDb::Borrowed { .. } => {
                 let pool = sqlx::PgPool::connect(self.db.url()).await.expect("open test db");
                 let sql = "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1";
                 let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&pool).await.expect("list tables");

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod group_commit;
+mod limits;
 mod records;
 mod uploads;
 mod users;

@@ -100,15 +100,16 @@ impl UploadStore for PostgresStore {
     #[tracing::instrument(skip_all, fields(n = uploads.len()))]
     async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError> {
         // One statement text whatever the batch size (a single prepared statement), the rows as
-        // seven arrays.
+        // eight arrays.
         let column = |f: fn(&PendingUpload) -> &str| uploads.iter().map(f).collect::<Vec<&str>>();
         let issued: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.issued_at).collect();
         let expires: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.expires_at).collect();
+        let declared: Vec<i64> = uploads.iter().map(|u| u.declared_size).collect();
         let done = sqlx::query(
-            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at)
-             SELECT id, usr, prf, bkt, k, 'pending', iss, exp
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-                  AS t(id, usr, prf, bkt, k, iss, exp)
+            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size)
+             SELECT id, usr, prf, bkt, k, 'pending', iss, exp, sz
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bigint[])
+                  AS t(id, usr, prf, bkt, k, iss, exp, sz)
              ON CONFLICT (upload_id) DO NOTHING",
         )
         .bind(column(|u| &u.upload_id))
@@ -118,6 +119,7 @@ impl UploadStore for PostgresStore {
         .bind(column(|u| &u.key))
         .bind(issued)
         .bind(expires)
+        .bind(declared)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -1,6 +1,7 @@
 //! The embedded default store: a single file, WAL mode, one writer at a time.
 
 mod api_keys;
+mod limits;
 mod records;
 mod uploads;
 mod users;

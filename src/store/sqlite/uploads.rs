@@ -23,19 +23,19 @@ impl UploadStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(n = uploads.len()))]
     async fn insert_pending(&self, uploads: &[PendingUpload]) -> Result<u64, StoreError> {
         let mut inserted = 0;
-        // Seven parameters a row; stay well under both backends' parameter limits.
+        // Eight parameters a row; stay well under both backends' parameter limits.
         for chunk in uploads.chunks(100) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let p: Vec<String> = (1..=7).map(|j| format!("?{}", i * 7 + j)).collect();
+                    let p: Vec<String> = (1..=8).map(|j| format!("?{}", i * 8 + j)).collect();
                     format!(
-                        "({}, {}, {}, {}, {}, 'pending', {}, {})",
-                        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+                        "({}, {}, {}, {}, {}, 'pending', {}, {}, {})",
+                        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at) \
+                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size) \
                  VALUES {} ON CONFLICT (upload_id) DO NOTHING",
                 rows.join(", ")
             );
@@ -48,7 +48,8 @@ impl UploadStore for SqliteStore {
                     .bind(&u.bucket)
                     .bind(&u.key)
                     .bind(u.issued_at)
-                    .bind(u.expires_at);
+                    .bind(u.expires_at)
+                    .bind(u.declared_size);
             }
             inserted += query.execute(self.pool()).await?.rows_affected();
         }
