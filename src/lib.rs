@@ -6,6 +6,8 @@ pub mod cli;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod input_errors;
+pub mod listener;
 pub mod middleware;
 pub mod ops;
 pub mod rate_limit;

@@ -12,7 +12,8 @@ use actix_web::ResponseError;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::routes::BodyLimit;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -43,7 +44,7 @@ fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
 }
 
 /// Rewrites such an error into the standard shape, with a code derived from the status.
-fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -> ServiceResponse<BoxBody> {
     use actix_web::http::StatusCode;
     let status = res.status();
     let (code, message) = match status {
@@ -55,7 +56,19 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
                 res.request().path()
             ),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            // A route's own limit (the callback's) sits above the app's in the request's data.
+            let limit = res
+                .request()
+                .app_data::<BodyLimit>()
+                .or(body_limit.as_ref())
+                .map(|l| l.0);
+            let message = match limit {
+                Some(limit) => crate::routes::payload_too_large(limit).message,
+                None => "the request body is too large".to_string(),
+            };
+            ("payload_too_large", message)
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "unsupported Content-Type".to_string())
         }
@@ -67,7 +80,7 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             "bad_request",
             res.response()
                 .error()
-                .map(|e| e.to_string())
+                .map(|e| crate::input_errors::plain(&e.to_string()))
                 .unwrap_or_else(|| "the request is invalid".to_string()),
         ),
     };
@@ -80,6 +93,20 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             .insert(actix_web::http::header::ALLOW, allow);
     }
     ServiceResponse::new(req, response)
+}
+
+/// The access log: one line per request (in the request's span: id, method, path), with the error
+/// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
+/// load balancers, so they log at debug.
+fn log_request(route: &str, status: u16, code: Option<&'static str>, duration_us: u64) {
+    let code = code.unwrap_or("");
+    if matches!(route, "/healthz" | "/readyz") {
+        tracing::debug!(status, code, duration_us, "request");
+    } else if status >= 500 {
+        tracing::warn!(status, code, duration_us, "request");
+    } else {
+        tracing::info!(status, code, duration_us, "request");
+    }
 }
 
 /// The original request is gone once the inner service has it (and actix forbids holding a clone
@@ -101,6 +128,7 @@ pub async fn request_context(
         .app_data::<actix_web::web::Data<crate::ops::Metrics>>()
         .cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let body_limit = req.app_data::<BodyLimit>().copied();
     let started = Instant::now();
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
         .catch_unwind()
@@ -115,7 +143,7 @@ pub async fn request_context(
         }
     };
     if needs_json_error(&response) {
-        response = to_json_error(response);
+        response = to_json_error(response, body_limit);
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -123,8 +151,9 @@ pub async fn request_context(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, elapsed_ms, "request done"));
+    let elapsed = started.elapsed();
+    let code = response.response().extensions().get::<ErrorCode>().map(|c| c.0);
+    span.in_scope(|| log_request(&route, status, code, elapsed.as_micros() as u64));
     if let Some(metrics) = metrics {
         let status = status.to_string();
         let labels = [route.as_str(), method.as_str(), status.as_str()];
@@ -132,7 +161,7 @@ pub async fn request_context(
         metrics
             .http_duration
             .with_label_values(&labels)
-            .observe(elapsed_ms / 1000.0);
+            .observe(elapsed.as_secs_f64());
     }
     Ok(response)
 }

@@ -6,6 +6,7 @@
 //! `production` may a development default stand in for a missing one.
 
 mod auth;
+mod dev_defaults;
 mod emulator;
 mod oss;
 mod secret;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 use url::Url;
 
 pub use auth::{ExternalIssuerSettings, ExternalKeySource, LoginLimitSettings};
+pub use dev_defaults::DevDefault;
 pub use emulator::EmulatorSettings;
 pub use oss::{
     CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, ReconcileSettings,
@@ -206,6 +208,18 @@ pub struct AuthSettings {
 impl Settings {
     /// Loads from `config_dir` and the given environment variables.
     pub fn load(config_dir: &Path, env: &HashMap<String, String>) -> Result<Settings, SettingsError> {
+        let (app_env, layers) = Self::layers(config_dir, env)?;
+        let mut settings: Settings = layers.try_deserialize()?;
+        settings.env = app_env;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The merged layers before typing: what `config check` prints (with secrets redacted).
+    pub fn layers(
+        config_dir: &Path,
+        env: &HashMap<String, String>,
+    ) -> Result<(AppEnv, Config), SettingsError> {
         let app_env = AppEnv::parse(env.get("APP_ENV").map(String::as_str).unwrap_or(""))?;
         let default_file = config_dir.join("default.toml");
         let mut builder = Config::builder()
@@ -237,19 +251,12 @@ impl Settings {
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
             builder = builder.set_override("database.url", url.as_str())?;
         }
-        let mut settings: Settings = builder.build()?.try_deserialize()?;
-        settings.env = app_env;
-        settings.validate()?;
-        Ok(settings)
+        Ok((app_env, builder.build()?))
     }
 
     /// Loads from `./config` (or `APP_CONFIG_DIR`) and the process environment.
     pub fn from_process_env() -> Result<Settings, SettingsError> {
-        let env: HashMap<String, String> = std::env::vars().collect();
-        let dir = env
-            .get("APP_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("config"));
+        let (dir, env) = process_env();
         Settings::load(&dir, &env)
     }
 
@@ -380,6 +387,16 @@ impl Settings {
             Some("dev-only-oss-access-key-secret"),
         )
     }
+}
+
+/// The configuration directory (`./config`, or `APP_CONFIG_DIR`) and the process environment.
+pub fn process_env() -> (PathBuf, HashMap<String, String>) {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let dir = env
+        .get("APP_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"));
+    (dir, env)
 }
 
 /// Resolves every configured key of a ring, plus the current kid (from its development default

@@ -18,6 +18,8 @@ pub fn init(settings: &LogSettings, env: AppEnv) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            // The current span already carries the request's fields; the list would repeat them.
+            .with_span_list(false)
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };

@@ -132,6 +132,7 @@ fn spooled_record(u: &crate::store::CompletedUpload) -> UploadRecord {
     UploadRecord {
         upload_id: u.upload_id.clone(),
         user_id: u.user_id.clone(),
+        username: None,
         profile: u.profile.clone(),
         bucket: u.bucket.clone(),
         key: u.key.clone(),

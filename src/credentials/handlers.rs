@@ -73,7 +73,7 @@ pub async fn create_upload(
     } else {
         None
     };
-    tracing::info!(
+    tracing::debug!(
         upload_id = %credential.upload_id,
         profile = %credential.profile,
         version = ?credential.signature_version,

@@ -10,15 +10,17 @@ pub use metrics::Metrics;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::routes::{Endpoint, Routes};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(scrape)))
-        .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
-        .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
-        .service(resource("/docs").route(web::get().to(docs::docs)));
+pub fn configure(routes: &mut Routes) {
+    // HEAD on the probes and the docs: load balancers and link checkers use it.
+    routes
+        .add(Endpoint::new("/healthz").get_and_head(health::healthz))
+        .add(Endpoint::new("/readyz").get_and_head(health::readyz))
+        .add(Endpoint::new("/metrics").get(scrape))
+        .add(Endpoint::new("/openapi.yaml").get(docs::openapi_yaml))
+        .add(Endpoint::new("/openapi.json").get(docs::openapi_json))
+        .add(Endpoint::new("/docs").get_and_head(docs::docs));
 }
 
 async fn scrape(

@@ -15,22 +15,21 @@ pub mod policy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use actix_web::web;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
 pub use error::StsError;
 
 use crate::credentials::{encode_user_id, Profile, Profiles};
-use crate::routes::resource;
+use crate::routes::{Endpoint, Routes};
 use crate::settings::{ProfileSettings, Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;
 use client::StsClient;
 
 /// `GET /v1/sts/credentials`. Needs `web::Data<StsService>` and `web::Data<Arc<Authenticator>>`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/sts/credentials").route(web::get().to(handlers::credentials)));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Endpoint::new("/v1/sts/credentials").get(handlers::credentials));
 }
 
 /// The four fields every SDK credential provider reads.

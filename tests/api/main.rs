@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod callback;
 mod credentials;
+mod dx;
 mod emulator;
 mod foundation;
 mod ops;
