@@ -165,3 +165,82 @@ pub async fn request_context(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App, HttpResponse};
+    use serde_json::Value;
+
+    use super::request_context;
+    use crate::error::ApiError;
+    use crate::settings::LogFormat;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// The production (JSON) log: one line per request, with the error code and whole
+    /// microseconds, the request's fields once (no `spans` list), no query string; probes quiet.
+    #[actix_web::test]
+    async fn one_readable_line_per_request() {
+        let buffer = Buffer::default();
+        let filter = tracing_subscriber::EnvFilter::new("info");
+        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
+            filter,
+            LogFormat::Json,
+            buffer.clone(),
+        ));
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .route("/healthz", web::get().to(HttpResponse::Ok))
+                .route(
+                    "/v1/x",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::bad_request(
+                            "invalid_query",
+                            "limit: expected a number",
+                        ))
+                    }),
+                ),
+        )
+        .await;
+        for uri in ["/healthz", "/v1/x?access_token=s3cret"] {
+            test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        }
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let line = &lines[0];
+        assert_eq!(
+            (line["status"].as_u64(), line["code"].as_str()),
+            (Some(400), Some("invalid_query")),
+            "{out}"
+        );
+        assert!(line["duration_us"].is_u64(), "{out}");
+        assert_eq!(line["span"]["path"], "/v1/x", "{out}");
+        assert!(line.get("spans").is_none() && !out.contains("s3cret"), "{out}");
+    }
+}
