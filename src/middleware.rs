@@ -99,13 +99,20 @@ fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -
 /// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
 /// load balancers, so they log at debug.
 fn log_request(route: &str, status: u16, code: Option<&'static str>, duration_us: u64) {
-    let code = code.unwrap_or("");
+    macro_rules! answered {
+        ($level:expr) => {
+            match code {
+                Some(code) => tracing::event!($level, status, code, duration_us, "answered"),
+                None => tracing::event!($level, status, duration_us, "answered"),
+            }
+        };
+    }
     if matches!(route, "/healthz" | "/readyz") {
-        tracing::debug!(status, code, duration_us, "request");
+        answered!(tracing::Level::DEBUG)
     } else if status >= 500 {
-        tracing::warn!(status, code, duration_us, "request");
+        answered!(tracing::Level::WARN)
     } else {
-        tracing::info!(status, code, duration_us, "request");
+        answered!(tracing::Level::INFO)
     }
 }
 
