@@ -168,7 +168,8 @@ impl RecordsQuery {
                 }
                 "group_by" => q.group_by = text(),
                 "format" => q.format = text(),
-                _ => unreachable!("check() admits only the names above"),
+                // check() admits only the names above; no input may panic the server.
+                _ => return Err(bad("invalid_query", format!("unknown parameter {name:?}"))),
             }
         }
         Ok(q)
