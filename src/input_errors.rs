@@ -5,12 +5,20 @@ use serde_json::error::Category;
 
 /// A JSON body that did not parse or did not fit the expected shape.
 pub fn json_message(err: &serde_json::Error) -> String {
+    json_message_at(err, None)
+}
+
+/// The same, naming the field (`size`, `vars.caption`) a shape error is about, when known.
+pub fn json_message_at(err: &serde_json::Error, field: Option<&str>) -> String {
     let raw = err.to_string();
     // serde_json appends the position; keep it, in words.
     let text = raw.rsplit_once(" at line ").map(|(text, _)| text).unwrap_or(&raw);
     let at = format!("(line {}, column {})", err.line(), err.column());
     match err.classify() {
-        Category::Data => format!("invalid request body: {} {at}", plain(text)),
+        Category::Data => match field {
+            Some(field) => format!("{field}: {} {at}", plain(text)),
+            None => format!("invalid request body: {} {at}", plain(text)),
+        },
         Category::Eof => format!("the request body ends too early: {} {at}", plain(text)),
         Category::Syntax | Category::Io => format!("the request body is not valid JSON: {text} {at}"),
     }

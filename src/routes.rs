@@ -9,6 +9,10 @@ use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Resource, 
 use crate::error::ApiError;
 use crate::settings::Settings;
 
+mod json;
+
+pub use json::Json;
+
 /// Where the app's routes are registered. It records each `(method, path)` it adds, so the
 /// contract test walks the routes the server really serves, not a list kept beside them.
 pub struct Routes<'a> {

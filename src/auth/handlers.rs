@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::accounts::{Accounts, TokenPair};
 use super::AuthUser;
 use crate::error::ApiError;
+use crate::routes::Json;
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -56,7 +57,7 @@ fn tokens(pair: TokenPair) -> HttpResponse {
 
 pub async fn register(
     accounts: web::Data<Accounts>,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     let user = accounts.register(&username, password).await?;
@@ -69,7 +70,7 @@ pub async fn register(
 pub async fn token(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     let address = accounts.limiter.client_address(&req);
@@ -78,7 +79,7 @@ pub async fn token(
 
 pub async fn refresh(
     accounts: web::Data<Accounts>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     Ok(tokens(
@@ -88,7 +89,7 @@ pub async fn refresh(
 
 pub async fn logout(
     accounts: web::Data<Accounts>,
-    body: web::Json<LogoutRequest>,
+    body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     accounts

@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::ops::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::reconcile::Ledger;
+use crate::routes::Json;
 use crate::sts::{StsService, UploadSts};
 
 /// The per-user limit on issuance (`None`: off).
@@ -36,7 +37,7 @@ pub async fn create_upload(
     limiter: web::Data<IssuanceLimiter>,
     ledger: web::Data<Ledger>,
     sts: web::Data<StsService>,
-    body: web::Json<UploadRequest>,
+    body: Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(limiter) = &limiter.0 {
         if let Err(wait) = limiter.check(&user.user_id) {
@@ -85,7 +86,7 @@ pub async fn create_upload(
 pub async fn sign(
     user: AuthUser,
     issuer: web::Data<Issuer>,
-    body: web::Json<SignRequest>,
+    body: Json<SignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     match issuer.sign_for_sdk(&user.user_id, &body.content, Utc::now()) {
         Ok(signed) => Ok(HttpResponse::Ok().json(signed)),

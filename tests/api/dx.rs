@@ -95,6 +95,10 @@ async fn bad_input_messages_name_the_parameter_and_the_format() {
         assert_eq!(answer["error"]["code"], "invalid_json");
         assert_no_rust_names(answer["error"]["message"].as_str().unwrap());
     }
+    let body = json!({"profile": "avatar", "filename": "a.png", "content_type": "image/png", "size": "big"});
+    let answer = body_of(app.post_json("/v1/uploads", Some(&token), &body).await).await;
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("size: expected a whole number"), "{message}");
 
     // 413 states the limit (the app's, and the callback route's own).
     let big = "x".repeat(70_000);
