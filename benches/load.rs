@@ -733,7 +733,12 @@ impl Server {
     }
 
     /// The server on the database at `database_url` (the soak puts a proxy in between).
-    async fn start_on(knobs: &Knobs, database_url: &str, oss: &KeyServer, data_dir: &Path) -> anyhow::Result<Server> {
+    async fn start_on(
+        knobs: &Knobs,
+        database_url: &str,
+        oss: &KeyServer,
+        data_dir: &Path,
+    ) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "local".into()),
@@ -1032,11 +1037,11 @@ impl BenchDb {
     /// All rows, and the completed ones.
     async fn upload_counts(&self) -> anyhow::Result<(i64, i64)> {
         let mut conn = self.connect().await?;
-        Ok(sqlx::query_as(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'completed') FROM uploads",
+        Ok(
+            sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE status = 'completed') FROM uploads")
+                .fetch_one(&mut conn)
+                .await?,
         )
-        .fetch_one(&mut conn)
-        .await?)
     }
 
     async fn completed_count(&self) -> anyhow::Result<i64> {

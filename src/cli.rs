@@ -1,12 +1,27 @@
 //! The command line: `serve` (default), `migrate`, `api-key`, `user`, `config check`.
 
+pub mod config_check;
+
 use clap::{Parser, Subcommand};
+
+/// Where the configuration comes from, shown under `--help`.
+const CONFIGURATION: &str = "\
+Configuration, later layers winning:
+  config/default.toml, then config/$APP_ENV.toml
+  APP_ENV                  `local` (default: development secrets allowed, OSS emulator on) or `production`
+  APP__SECTION__KEY        any setting, e.g. APP__SERVER__PORT=8081, APP__LOG__LEVEL=debug
+  DATABASE_URL             sqlite://PATH (default sqlite://data/upload-signer.db) or postgres://...
+  APP_CONFIG_DIR           the directory of the TOML files (default ./config)
+  Secrets: APP__AUTH__KEYS__K1__SECRET, APP__UPLOAD_TOKEN__KEYS__T1__SECRET, APP__OSS__ACCESS_KEY_ID
+  and APP__OSS__ACCESS_KEY_SECRET (each also as ..._FILE, a path to a file holding it).
+`upload-signer config check` prints the result, secrets redacted.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "upload-signer",
     version,
-    about = "Issues OSS upload credentials and hosts the upload callback"
+    about = "Issues OSS upload credentials and hosts the upload callback",
+    after_help = CONFIGURATION
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,12 +80,13 @@ pub enum ApiKeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create an account (even with registration turned off). The password is read from standard
-    /// input, so it never shows in the process list or shell history.
+    /// Create an account (even with registration turned off). The password is asked for on the
+    /// terminal, or read from standard input: never an argument, which the process list and shell
+    /// history would show.
     Create {
         username: String,
-        /// Read the password from standard input (one line).
-        #[arg(long, required = true)]
+        /// Read the password from standard input (one line) instead of asking on the terminal.
+        #[arg(long)]
         password_stdin: bool,
     },
     /// Disable an account (a username, or an external user id `provider:sub`): every token of it

@@ -8,6 +8,83 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+/// Every `code` the server answers with: `openapi.yaml`'s `ErrorCode` enum lists exactly these
+/// (tested), so generated clients get a closed set. Add a code here and in the spec together.
+pub const CODES: &[&str] = &[
+    "account_disabled",
+    "api_key_required",
+    "bad_request",
+    "callback_not_recorded",
+    "content_type_not_allowed",
+    "database_unavailable",
+    "identity_provider_unavailable",
+    "insufficient_scope",
+    "internal_error",
+    "invalid_api_key",
+    "invalid_callback_body",
+    "invalid_credentials",
+    "invalid_cursor",
+    "invalid_filename",
+    "invalid_filter",
+    "invalid_json",
+    "invalid_limit",
+    "invalid_path",
+    "invalid_query",
+    "invalid_range",
+    "invalid_refresh_token",
+    "invalid_request",
+    "invalid_signature",
+    "invalid_size",
+    "invalid_token",
+    "key_too_long",
+    "key_url_not_allowed",
+    "malformed_authorization",
+    "method_not_allowed",
+    "missing_signature",
+    "missing_token",
+    "missing_upload_token",
+    "not_ready",
+    "object_not_found",
+    "oss_unavailable",
+    "password_matches_username",
+    "password_too_long",
+    "password_too_short",
+    "password_too_simple",
+    "payload_too_large",
+    "public_key_unavailable",
+    "rate_limited",
+    "refresh_token_expired",
+    "refresh_token_reused",
+    "registration_disabled",
+    "route_not_found",
+    "sign_refused",
+    "size_too_large",
+    "sts_disabled",
+    "sts_error",
+    "sts_throttled",
+    "sts_timeout",
+    "sts_unavailable",
+    "token_expired",
+    "too_many_login_attempts",
+    "unknown_profile",
+    "unknown_upload_token",
+    "unsupported_body_type",
+    "unsupported_media_type",
+    "upload_mismatch",
+    "upload_not_found",
+    "user_token_required",
+    "username_invalid_characters",
+    "username_taken",
+    "username_too_long",
+    "username_too_short",
+    "variable_not_allowed",
+    "variable_too_long",
+];
+
+/// The code of an error response, kept on it for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -38,6 +115,10 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            CODES.contains(&code),
+            "error code {code:?} is missing from error::CODES"
+        );
         ApiError {
             status,
             code,
@@ -134,6 +215,91 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        response.body(self.body_json())
+        let mut response = response.body(self.body_json());
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CODES;
+    use std::collections::BTreeSet;
+
+    /// The spec's `ErrorCode` enum is exactly [`CODES`].
+    #[test]
+    fn the_spec_lists_every_code() {
+        let spec: serde_yaml::Value = serde_yaml::from_str(crate::ops::OPENAPI_YAML).unwrap();
+        let listed: BTreeSet<&str> = spec["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_sequence()
+            .expect("components.schemas.ErrorCode.enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let ours: BTreeSet<&str> = CODES.iter().copied().collect();
+        assert_eq!(listed, ours);
+    }
+
+    /// Every code literal the source passes to an error is in [`CODES`]: arguments of `ApiError`
+    /// constructors (same or next line) and `=> "code"` arms of the error enums' mappings.
+    #[test]
+    fn every_code_in_the_source_is_listed() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut found = BTreeSet::new();
+        let mut stack = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                // OSS's own XML codes (emulator), wire formats and SQL emit none of ours.
+                if ["emulator", "signing", "store", "settings"]
+                    .iter()
+                    .any(|d| rel.starts_with(d))
+                {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if rel.ends_with(".rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let text = text.split("#[cfg(test)]").next().unwrap();
+                    found.extend(code_literals(text).into_iter().map(|c| (c, rel.clone())));
+                }
+            }
+        }
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|(c, _)| !CODES.contains(&c.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "codes missing from error::CODES: {missing:?}");
+        assert!(found.len() > 50, "the scan found only {}", found.len());
+    }
+
+    fn code_literals(text: &str) -> Vec<String> {
+        let snake = |s: &str| s.contains('_') && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let first_literal = |line: &str| -> Option<String> {
+            let start = line.find('"')? + 1;
+            let end = start + line[start..].find('"')?;
+            Some(line[start..end].to_string()).filter(|s| snake(s))
+        };
+        let mut out = Vec::new();
+        let mut previous = "";
+        for line in text.lines().map(str::trim) {
+            let after_call = previous.contains("ApiError::") && previous.ends_with('(')
+                || previous.ends_with("=> (")
+                || previous.starts_with("StatusCode::") && previous.ends_with(',');
+            let candidate = if let Some(i) = line.find("ApiError::") {
+                first_literal(&line[i..])
+            } else if let Some(i) = line.find("=> \"") {
+                first_literal(&line[i..])
+            } else if after_call || line.starts_with("\"code\":") {
+                first_literal(line.trim_start_matches("\"code\":"))
+            } else {
+                None
+            };
+            out.extend(candidate);
+            previous = line;
+        }
+        out
     }
 }

@@ -3,14 +3,16 @@
 pub mod auth;
 pub mod callback;
 pub mod cli;
+pub mod client_ip;
 pub mod clients;
 pub mod completion;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod input_errors;
 pub mod input_guard;
-pub mod client_ip;
 pub mod limits;
+pub mod listener;
 pub mod middleware;
 pub mod ops;
 pub mod reconcile;

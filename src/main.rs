@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use upload_signer::cli::{ApiKeyCommand, Cli, Command, ConfigCommand, UserCommand};
+use upload_signer::cli::{config_check, ApiKeyCommand, Cli, Command, ConfigCommand, UserCommand};
 use upload_signer::records::api_keys;
 use upload_signer::settings::Settings;
 use upload_signer::startup::Application;
@@ -25,8 +25,8 @@ async fn main() -> std::process::ExitCode {
     telemetry::init(&settings.log, settings.env);
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Once, on standard error (where the logs go too): not also as a log line.
         Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "stopped");
             eprintln!("upload-signer: {err:#}");
             std::process::ExitCode::FAILURE
         }
@@ -54,24 +54,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     );
                 }
                 ApiKeyCommand::List => {
-                    println!(
-                        "{:<16}  {:<20}  {:<28}  {:<25}  {:<25}  revoked",
-                        "id", "name", "scopes", "created", "last used"
-                    );
+                    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                        t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                            .unwrap_or_else(|| "-".into())
+                    };
+                    let mut rows =
+                        vec![["id", "name", "scopes", "created", "last used", "revoked"].map(String::from)];
                     for k in store.list_api_keys().await? {
-                        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                            t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
-                        };
-                        println!(
-                            "{:<16}  {:<20}  {:<28}  {:<25}  {:<25}  {}",
+                        rows.push([
                             k.id,
                             k.name,
                             k.scopes.join(","),
-                            k.created_at.to_rfc3339(),
-                            fmt(k.last_used_at),
-                            fmt(k.revoked_at)
-                        );
+                            time(Some(k.created_at)),
+                            time(k.last_used_at),
+                            time(k.revoked_at),
+                        ]);
                     }
+                    print!("{}", columns(&rows));
                 }
                 ApiKeyCommand::Revoke { id } => {
                     store
@@ -100,11 +99,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let store = store::open(&settings.database)?;
             store.migrate().await?;
             let (username, disabled) = match &command {
-                UserCommand::Create { username, .. } => {
-                    let mut password = String::new();
-                    std::io::stdin().read_line(&mut password)?;
-                    let password =
-                        secrecy::SecretString::from(password.trim_end_matches(['\r', '\n']).to_string());
+                UserCommand::Create {
+                    username,
+                    password_stdin,
+                } => {
+                    let password = secrecy::SecretString::from(read_password(username, *password_stdin)?);
                     let authenticator =
                         std::sync::Arc::new(upload_signer::auth::Authenticator::from_settings(&settings)?);
                     let limits = upload_signer::limits::Limits::new(&store);
@@ -137,11 +136,47 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             settings.auth_keys()?;
             // Builds the external issuers' keys too, so a bad PEM is caught here, not at start-up.
             upload_signer::auth::Authenticator::from_settings(&settings)?;
-            println!(
-                "configuration is valid (APP_ENV={})\n{settings:#?}",
-                settings.env.as_str()
-            );
+            let (dir, env) = upload_signer::settings::process_env();
+            let (_, layers) = Settings::layers(&dir, &env)?;
+            print!("{}", config_check::render(&settings, layers)?);
         }
     }
     Ok(())
+}
+
+/// The new account's password: one line of standard input with `--password-stdin`, else asked
+/// twice on the terminal without echo.
+fn read_password(username: &str, from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if from_stdin {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password)?;
+        return Ok(password.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("no terminal to ask for the password on: pipe it in with --password-stdin");
+    }
+    let password = rpassword::prompt_password(format!("Password for {username}: "))?;
+    if rpassword::prompt_password("Repeat it: ")? != password {
+        anyhow::bail!("the passwords differ; nothing was created");
+    }
+    Ok(password)
+}
+
+/// Rows as left-aligned columns, each as wide as its longest cell.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -12,7 +12,8 @@ use actix_web::ResponseError;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::routes::BodyLimit;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -43,7 +44,7 @@ fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
 }
 
 /// Rewrites such an error into the standard shape, with a code derived from the status.
-fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -> ServiceResponse<BoxBody> {
     use actix_web::http::StatusCode;
     let status = res.status();
     let (code, message) = match status {
@@ -55,7 +56,19 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
                 res.request().path()
             ),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large".to_string()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            // A route's own limit (the callback's) sits above the app's in the request's data.
+            let limit = res
+                .request()
+                .app_data::<BodyLimit>()
+                .or(body_limit.as_ref())
+                .map(|l| l.0);
+            let message = match limit {
+                Some(limit) => crate::routes::payload_too_large(limit).message,
+                None => "the request body is too large".to_string(),
+            };
+            ("payload_too_large", message)
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "unsupported Content-Type".to_string())
         }
@@ -67,7 +80,7 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             "bad_request",
             res.response()
                 .error()
-                .map(|e| e.to_string())
+                .map(|e| crate::input_errors::plain(&e.to_string()))
                 .unwrap_or_else(|| "the request is invalid".to_string()),
         ),
     };
@@ -80,6 +93,27 @@ fn to_json_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             .insert(actix_web::http::header::ALLOW, allow);
     }
     ServiceResponse::new(req, response)
+}
+
+/// The access log: one line per request (in the request's span: id, method, path), with the error
+/// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
+/// load balancers, so they log at debug.
+fn log_request(route: &str, status: u16, code: Option<&'static str>, duration_us: u64) {
+    macro_rules! answered {
+        ($level:expr) => {
+            match code {
+                Some(code) => tracing::event!($level, status, code, duration_us, "answered"),
+                None => tracing::event!($level, status, duration_us, "answered"),
+            }
+        };
+    }
+    if matches!(route, "/healthz" | "/readyz") {
+        answered!(tracing::Level::DEBUG)
+    } else if status >= 500 {
+        answered!(tracing::Level::WARN)
+    } else {
+        answered!(tracing::Level::INFO)
+    }
 }
 
 /// The original request is gone once the inner service has it (and actix forbids holding a clone
@@ -101,6 +135,7 @@ pub async fn request_context(
         .app_data::<actix_web::web::Data<crate::ops::Metrics>>()
         .cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let body_limit = req.app_data::<BodyLimit>().copied();
     let started = Instant::now();
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
         .catch_unwind()
@@ -115,7 +150,7 @@ pub async fn request_context(
         }
     };
     if needs_json_error(&response) {
-        response = to_json_error(response);
+        response = to_json_error(response, body_limit);
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -123,8 +158,9 @@ pub async fn request_context(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, elapsed_ms, "request done"));
+    let elapsed = started.elapsed();
+    let code = response.response().extensions().get::<ErrorCode>().map(|c| c.0);
+    span.in_scope(|| log_request(&route, status, code, elapsed.as_micros() as u64));
     if let Some(metrics) = metrics {
         let status = status.to_string();
         let labels = [route.as_str(), method.as_str(), status.as_str()];
@@ -132,7 +168,86 @@ pub async fn request_context(
         metrics
             .http_duration
             .with_label_values(&labels)
-            .observe(elapsed_ms / 1000.0);
+            .observe(elapsed.as_secs_f64());
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App, HttpResponse};
+    use serde_json::Value;
+
+    use super::request_context;
+    use crate::error::ApiError;
+    use crate::settings::LogFormat;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// The production (JSON) log: one line per request, with the error code and whole
+    /// microseconds, the request's fields once (no `spans` list), no query string; probes quiet.
+    #[actix_web::test]
+    async fn one_readable_line_per_request() {
+        let buffer = Buffer::default();
+        let filter = tracing_subscriber::EnvFilter::new("info");
+        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
+            filter,
+            LogFormat::Json,
+            buffer.clone(),
+        ));
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .route("/healthz", web::get().to(HttpResponse::Ok))
+                .route(
+                    "/v1/x",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::bad_request(
+                            "invalid_query",
+                            "limit: expected a number",
+                        ))
+                    }),
+                ),
+        )
+        .await;
+        for uri in ["/healthz", "/v1/x?access_token=s3cret"] {
+            test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        }
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let line = &lines[0];
+        assert_eq!(
+            (line["status"].as_u64(), line["code"].as_str()),
+            (Some(400), Some("invalid_query")),
+            "{out}"
+        );
+        assert!(line["duration_us"].is_u64(), "{out}");
+        assert_eq!(line["span"]["path"], "/v1/x", "{out}");
+        assert!(line.get("spans").is_none() && !out.contains("s3cret"), "{out}");
+    }
 }

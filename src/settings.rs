@@ -6,6 +6,7 @@
 //! `production` may a development default stand in for a missing one.
 
 mod auth;
+mod dev_defaults;
 mod emulator;
 mod oss;
 mod secret;
@@ -24,6 +25,7 @@ use url::Url;
 pub use auth::{
     ExternalIssuerSettings, ExternalKeySource, HashingSettings, LoginLimitSettings, RegisterLimitSettings,
 };
+pub use dev_defaults::DevDefault;
 pub use emulator::EmulatorSettings;
 pub use oss::{
     CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, QuotaSettings, ReconcileSettings,
@@ -274,6 +276,38 @@ pub struct AuthSettings {
 impl Settings {
     /// Loads from `config_dir` and the given environment variables.
     pub fn load(config_dir: &Path, env: &HashMap<String, String>) -> Result<Settings, SettingsError> {
+        let (app_env, config) = Self::layers(config_dir, env)?;
+        let app_vars: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("APP__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let merged: serde_json::Value = config.clone().try_deserialize().unwrap_or_default();
+        let mut ignored = Vec::new();
+        let parsed: Result<Settings, _> =
+            serde_ignored::deserialize(config, |path| ignored.push(path.to_string()));
+        let mut problems: Vec<SettingsError> = ignored
+            .iter()
+            .map(|path| unknown::unknown_key(path, &merged, &app_vars))
+            .collect();
+        match parsed {
+            Ok(mut settings) => {
+                settings.env = app_env;
+                problems.extend(settings.problems());
+                if problems.is_empty() {
+                    return Ok(settings);
+                }
+            }
+            Err(err) => problems.insert(0, err.into()),
+        }
+        Err(SettingsError::from_problems(problems))
+    }
+
+    /// The merged layers before typing: what `config check` prints (with secrets redacted).
+    pub fn layers(
+        config_dir: &Path,
+        env: &HashMap<String, String>,
+    ) -> Result<(AppEnv, Config), SettingsError> {
         let app_env = AppEnv::parse(env.get("APP_ENV").map(String::as_str).unwrap_or(""))?;
         let default_file = config_dir.join("default.toml");
         let mut builder = Config::builder()
@@ -307,35 +341,12 @@ impl Settings {
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
             builder = builder.set_override("database.url", url.as_str())?;
         }
-        let config = builder.build()?;
-        let merged: serde_json::Value = config.clone().try_deserialize().unwrap_or_default();
-        let mut ignored = Vec::new();
-        let parsed: Result<Settings, _> =
-            serde_ignored::deserialize(config, |path| ignored.push(path.to_string()));
-        let mut problems: Vec<SettingsError> = ignored
-            .iter()
-            .map(|path| unknown::unknown_key(path, &merged, &app_vars))
-            .collect();
-        match parsed {
-            Ok(mut settings) => {
-                settings.env = app_env;
-                problems.extend(settings.problems());
-                if problems.is_empty() {
-                    return Ok(settings);
-                }
-            }
-            Err(err) => problems.insert(0, err.into()),
-        }
-        Err(SettingsError::from_problems(problems))
+        Ok((app_env, builder.build()?))
     }
 
     /// Loads from `./config` (or `APP_CONFIG_DIR`) and the process environment.
     pub fn from_process_env() -> Result<Settings, SettingsError> {
-        let env: HashMap<String, String> = std::env::vars().collect();
-        let dir = env
-            .get("APP_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("config"));
+        let (dir, env) = process_env();
         Settings::load(&dir, &env)
     }
 
@@ -497,6 +508,16 @@ impl Settings {
 
 /// Shortest HMAC-SHA256 key accepted in production.
 const MIN_HMAC_KEY_BYTES: usize = 32;
+
+/// The configuration directory (`./config`, or `APP_CONFIG_DIR`) and the process environment.
+pub fn process_env() -> (PathBuf, HashMap<String, String>) {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let dir = env
+        .get("APP_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"));
+    (dir, env)
+}
 
 /// Resolves every configured key of a ring, plus the current kid (from its development default
 /// outside production when it is not configured).

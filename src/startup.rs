@@ -1,6 +1,5 @@
 //! Builds the application from its capability modules. Tests start it exactly this way.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,23 +10,23 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::{self, Accounts, Authenticator};
-use crate::callback::{self, CallbackService, PublicKeys};
+use crate::auth::{Accounts, Authenticator};
+use crate::callback::{CallbackService, PublicKeys};
+use crate::client_ip::TrustedProxies;
 use crate::clients::OssClient;
 use crate::completion::Completion;
-use crate::client_ip::TrustedProxies;
-use crate::credentials::{self, IssuanceLimiter, Issuer};
+use crate::credentials::{IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
 use crate::limits::Limits;
 use crate::middleware::request_context;
-use crate::ops::{self, Metrics, Readiness};
-use crate::reconcile::{self, Ledger, Reconciler, Settler};
-use crate::records::{self, UsageTracker};
+use crate::ops::{Metrics, Readiness};
+use crate::reconcile::{Ledger, Reconciler, Settler};
+use crate::records::UsageTracker;
 use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{run_replayer, Spool};
 use crate::store::{self, DbHealth, DynStore, StoreError};
-use crate::sts::{self, StsService};
+use crate::sts::StsService;
 use crate::tasks::BackgroundTasks;
 
 pub struct Application {
@@ -43,8 +42,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(settings.server.addr())
-            .with_context(|| format!("binding {}", settings.server.addr()))?;
+        let listener = crate::listener::bind(settings.server.addr(), "APP__SERVER__PORT")?;
         let port = listener.local_addr()?.port();
         settings.default_callback_url_to(port);
         // Bound first: profiles and the callback key allow-list must name its real port.
@@ -118,10 +116,14 @@ impl Application {
         });
 
         if let Some(addr) = settings.ops.metrics_addr {
-            ops::spawn_metrics_server(addr, metrics.clone(), readiness_data.clone(), store_data.clone())
-                .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
+            crate::ops::spawn_metrics_server(
+                addr,
+                metrics.clone(),
+                readiness_data.clone(),
+                store_data.clone(),
+            )
+            .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
         }
-        let serve_metrics = settings.ops.metrics_addr.is_none();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::input_guard::refuse_unusable_input))
@@ -145,16 +147,10 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(accounts.clone())
                 .app_data(sts_data.clone())
-                .configure(ops::configure(serve_metrics))
-                .configure(auth::configure)
-                .configure(credentials::configure)
-                .configure(reconcile::configure)
-                .configure(records::configure)
-                .configure(sts::configure)
-                .configure(callback::configure(
-                    &settings_data.callback.path,
-                    settings_data.callback.max_body_bytes,
-                ))
+                .app_data(routes::BodyLimit(settings_data.server.max_body_bytes))
+                .configure(|cfg| {
+                    routes::configure(cfg, &settings_data);
+                })
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
@@ -162,12 +158,7 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        tracing::info!(
-            port,
-            env = settings.env.as_str(),
-            database = %settings.database.redacted_url(),
-            "listening"
-        );
+        announce(&settings, port);
         let emulator = emulator
             .map(|e| Ok::<_, std::io::Error>((e.port(), e.start()?)))
             .transpose()?;
@@ -217,6 +208,32 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The start-up line an operator looks for: where to send requests and read the docs, and a
+/// warning while published development secrets sign tokens and credentials.
+fn announce(settings: &Settings, port: u16) {
+    let host = match settings.server.host {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let url = format!("http://{host}:{port}");
+    tracing::info!(
+        url = %url,
+        docs = %format!("{url}/docs"),
+        env = settings.env.as_str(),
+        database = %settings.database.redacted_url(),
+        "upload-signer listening"
+    );
+    let defaults = settings.development_defaults();
+    if !defaults.is_empty() {
+        let variables: Vec<&str> = defaults.iter().map(|d| d.variable.as_str()).collect();
+        tracing::warn!(
+            set = %variables.join(", "),
+            "development secrets in use: fine locally, never in production"
+        );
     }
 }
 

@@ -1,5 +1,7 @@
 //! Structured logs: readable locally, JSON in production.
 
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::settings::{AppEnv, LogFormat, LogSettings};
@@ -12,13 +14,29 @@ pub fn init(settings: &LogSettings, env: AppEnv) {
         AppEnv::Local => LogFormat::Pretty,
         AppEnv::Production => LogFormat::Json,
     });
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
+    let _ = subscriber(filter, format, std::io::stderr).try_init();
+}
+
+/// The subscriber [`init`] installs, writing to `writer` (tests capture it).
+pub fn subscriber<W>(
+    filter: EnvFilter,
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = fmt().with_env_filter(filter).with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                // The current span already carries the request's fields; the list would repeat them.
+                .with_span_list(false)
+                .finish(),
+        ),
+        LogFormat::Pretty => Box::new(builder.compact().finish()),
+    }
 }

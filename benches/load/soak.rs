@@ -23,7 +23,12 @@ struct Outcome {
     status: Option<StatusCode>,
 }
 
-pub async fn soak(knobs: &Knobs, db: &BenchDb, oss: &KeyServer, data_dir: &std::path::Path) -> anyhow::Result<()> {
+pub async fn soak(
+    knobs: &Knobs,
+    db: &BenchDb,
+    oss: &KeyServer,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     let duration = Duration::from_secs(knob("BENCH_SOAK_SECS", 600));
     let rate: u64 = knob("BENCH_SOAK_RATE", 100);
     let outage = Duration::from_secs(knob("BENCH_SOAK_OUTAGE_SECS", 20));
@@ -92,12 +97,32 @@ pub async fn soak(knobs: &Knobs, db: &BenchDb, oss: &KeyServer, data_dir: &std::
     let uploads = uploads.lock().unwrap();
     let answered = uploads.iter().filter(|(_, called_back)| *called_back).count();
     let (rows, completed) = db.upload_counts().await?;
-    let warm: Vec<u64> = rss.iter().filter(|(t, _)| *t >= 60).map(|(_, kb)| *kb).collect();
-    let (first, max) = (
-        warm.first().copied().unwrap_or(0),
-        warm.iter().copied().max().unwrap_or(0),
-    );
-    let growth = if first > 0 { (max as f64 / first as f64 - 1.0) * 100.0 } else { 0.0 };
+    // Flat within each phase: after warm-up until the cut, and after recovery to the end. The
+    // outage itself (reconnects, the spool's replay) may leave one step, which is reported.
+    let phase = |from: u64, to: u64| -> (u64, u64) {
+        let kb: Vec<u64> = rss
+            .iter()
+            .filter(|(t, _)| (from..to).contains(t))
+            .map(|(_, kb)| *kb)
+            .collect();
+        (
+            kb.first().copied().unwrap_or(0),
+            kb.iter().copied().max().unwrap_or(0),
+        )
+    };
+    let growth = |(first, max): (u64, u64)| {
+        if first > 0 {
+            (max as f64 / first as f64 - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    };
+    let before = phase(60, cut_at.as_secs());
+    let after = phase(restore_at.as_secs() + 30, u64::MAX);
+    let (first, max) = (before.0, before.1.max(after.1));
+    let growth_before = growth(before);
+    let growth_after = growth(after);
+    let growth = growth_before.max(growth_after);
     println!(
         "  requests {}: outside the outage {outside} with {errors_outside} 5xx/errors; during {during}",
         outcomes.len()
@@ -108,9 +133,11 @@ pub async fn soak(knobs: &Knobs, db: &BenchDb, oss: &KeyServer, data_dir: &std::
         server.spool_depth().await
     );
     println!(
-        "  RSS after warm-up: {} MB first, {} MB peak ({growth:+.1} %); samples (s, MB): {}",
+        "  RSS after warm-up: {} MB first, {} MB peak; growth before the outage {growth_before:+.1} %, \
+         after recovery {growth_after:+.1} % (from {} MB); samples (s, MB): {}",
         first / 1024,
         max / 1024,
+        after.0 / 1024,
         rss.iter()
             .step_by(6)
             .map(|(t, kb)| format!("{t}:{}", kb / 1024))
@@ -119,10 +146,20 @@ pub async fn soak(knobs: &Knobs, db: &BenchDb, oss: &KeyServer, data_dir: &std::
     );
     println!("  load average at the end: {}", super::load_average());
     server.stop().await;
-    anyhow::ensure!(errors_outside == 0, "{errors_outside} 5xx or failed requests outside the outage");
-    anyhow::ensure!(rows as usize == uploads.len(), "{} credentials issued but {rows} rows", uploads.len());
-    anyhow::ensure!(completed as usize == answered, "{answered} callbacks answered but {completed} completed");
-    anyhow::ensure!(growth <= 15.0, "RSS grew {growth:.1} % after warm-up");
+    anyhow::ensure!(
+        errors_outside == 0,
+        "{errors_outside} 5xx or failed requests outside the outage"
+    );
+    anyhow::ensure!(
+        rows as usize == uploads.len(),
+        "{} credentials issued but {rows} rows",
+        uploads.len()
+    );
+    anyhow::ensure!(
+        completed as usize == answered,
+        "{answered} callbacks answered but {completed} completed"
+    );
+    anyhow::ensure!(growth <= 15.0, "RSS grew {growth:.1} % within a phase");
     Ok(())
 }
 
@@ -139,18 +176,29 @@ struct Upload {
 impl Upload {
     async fn run(self, oss: &KeyServer) {
         let body = super::upload_body(self.i);
-        let Some(credential) = self.send(Prepared::post_json("/v1/uploads", &self.token, &body)).await else {
+        let Some(credential) = self
+            .send(Prepared::post_json("/v1/uploads", &self.token, &body))
+            .await
+        else {
             return;
         };
         let Ok(credential) = serde_json::from_slice::<serde_json::Value>(&credential) else {
             return;
         };
         let id = credential["upload_id"].as_str().unwrap_or_default().to_string();
-        let called_back = self.send(oss.signed_callback(&credential, self.i)).await.is_some();
+        let called_back = self
+            .send(oss.signed_callback(&credential, self.i))
+            .await
+            .is_some();
         if self.i % 10 == 0 {
-            self.send(Prepared::post_json(&format!("/v1/uploads/{id}/complete"), &self.token, &serde_json::json!({})))
+            self.send(Prepared::post_json(
+                &format!("/v1/uploads/{id}/complete"),
+                &self.token,
+                &serde_json::json!({}),
+            ))
+            .await;
+            self.send(Prepared::get("/v1/records/uploads?limit=20", &self.api_key))
                 .await;
-            self.send(Prepared::get("/v1/records/uploads?limit=20", &self.api_key)).await;
         }
         self.uploads.lock().unwrap().push((id, called_back));
     }
@@ -182,7 +230,11 @@ struct Proxy {
 impl Proxy {
     async fn start(database_url: &str) -> anyhow::Result<Proxy> {
         let target = url::Url::parse(database_url)?;
-        let target = format!("{}:{}", target.host_str().unwrap_or("127.0.0.1"), target.port().unwrap_or(5432));
+        let target = format!(
+            "{}:{}",
+            target.host_str().unwrap_or("127.0.0.1"),
+            target.port().unwrap_or(5432)
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let up = Arc::new(AtomicBool::new(true));
@@ -208,7 +260,8 @@ impl Proxy {
     fn url(&self, database_url: &str) -> anyhow::Result<String> {
         let mut url = url::Url::parse(database_url)?;
         url.set_host(Some("127.0.0.1"))?;
-        url.set_port(Some(self.port)).map_err(|_| anyhow::anyhow!("no port"))?;
+        url.set_port(Some(self.port))
+            .map_err(|_| anyhow::anyhow!("no port"))?;
         Ok(url.to_string())
     }
 

@@ -10,6 +10,7 @@ use super::accounts::{Accounts, TokenPair};
 use super::AuthUser;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
+use crate::routes::Json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +62,7 @@ fn tokens(pair: TokenPair) -> HttpResponse {
 pub async fn register(
     client: ClientIp,
     accounts: web::Data<Accounts>,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     let user = accounts.register(&username, password, client.0).await?;
@@ -74,7 +75,7 @@ pub async fn register(
 pub async fn token(
     client: ClientIp,
     accounts: web::Data<Accounts>,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
     Ok(tokens(accounts.login(&username, password, client.0).await?))
@@ -82,7 +83,7 @@ pub async fn token(
 
 pub async fn refresh(
     accounts: web::Data<Accounts>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     Ok(tokens(
@@ -92,7 +93,7 @@ pub async fn refresh(
 
 pub async fn logout(
     accounts: web::Data<Accounts>,
-    body: web::Json<LogoutRequest>,
+    body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     accounts

@@ -35,15 +35,14 @@ pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};
 pub use usernames::{Username, UsernameError};
 
-use actix_web::web;
-
-use crate::routes::resource;
+use crate::routes::{Endpoint, Routes};
 
 /// `/v1/auth/*` and `/v1/me`. Needs `web::Data<Accounts>` and `web::Data<Arc<Authenticator>>`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/auth/register").route(web::post().to(handlers::register)))
-        .service(resource("/v1/auth/token").route(web::post().to(handlers::token)))
-        .service(resource("/v1/auth/refresh").route(web::post().to(handlers::refresh)))
-        .service(resource("/v1/auth/logout").route(web::post().to(handlers::logout)))
-        .service(resource("/v1/me").route(web::get().to(handlers::me)));
+pub fn configure(routes: &mut Routes) {
+    routes
+        .add(Endpoint::new("/v1/auth/register").post(handlers::register))
+        .add(Endpoint::new("/v1/auth/token").post(handlers::token))
+        .add(Endpoint::new("/v1/auth/refresh").post(handlers::refresh))
+        .add(Endpoint::new("/v1/auth/logout").post(handlers::logout))
+        .add(Endpoint::new("/v1/me").get(handlers::me));
 }

@@ -12,14 +12,13 @@ pub use receive::CallbackService;
 
 use actix_web::web;
 
-use crate::routes::resource;
+use crate::routes::{BodyLimit, Endpoint, Routes};
 
-pub fn configure(path: &str, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
-    move |cfg| {
-        cfg.service(
-            resource(path)
-                .app_data(web::PayloadConfig::new(max_body_bytes))
-                .route(web::post().to(receive::receive)),
-        );
-    }
+pub fn configure(routes: &mut Routes, path: &str, max_body_bytes: usize) {
+    routes.add(
+        Endpoint::new(path)
+            .app_data(web::PayloadConfig::new(max_body_bytes))
+            .app_data(BodyLimit(max_body_bytes))
+            .post(receive::receive),
+    );
 }

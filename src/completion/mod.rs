@@ -173,6 +173,7 @@ fn spooled_record(u: CompletedUpload) -> UploadRecord {
         reason: u.rejected,
         upload_id: u.upload_id,
         user_id: u.user_id,
+        username: None,
         profile: u.profile,
         bucket: u.bucket,
         key: u.key,

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::limits::{Gcra, Limits};
 use crate::ops::Metrics;
 use crate::reconcile::Ledger;
+use crate::routes::Json;
 use crate::settings::{IssuanceSettings, Settings};
 use crate::store::DynStore;
 use crate::sts::{StsService, UploadSts};
@@ -74,7 +75,7 @@ pub async fn create_upload(
     limiter: web::Data<IssuanceLimiter>,
     ledger: web::Data<Ledger>,
     sts: web::Data<StsService>,
-    body: web::Json<UploadRequest>,
+    body: Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     limiter.check(&user.user_id).await?;
     let upload_id = new_upload_id();
@@ -113,7 +114,7 @@ pub async fn create_upload(
     } else {
         None
     };
-    tracing::info!(
+    tracing::debug!(
         upload_id = %credential.upload_id,
         profile = %credential.profile,
         version = ?credential.signature_version,
@@ -125,7 +126,7 @@ pub async fn create_upload(
 pub async fn sign(
     user: AuthUser,
     issuer: web::Data<Issuer>,
-    body: web::Json<SignRequest>,
+    body: Json<SignRequest>,
 ) -> Result<HttpResponse, ApiError> {
     match issuer.sign_for_sdk(&user.user_id, &body.content, Utc::now()) {
         Ok(signed) => Ok(HttpResponse::Ok().json(signed)),

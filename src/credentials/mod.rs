@@ -1,5 +1,6 @@
 //! Upload credentials: profiles, key templates, `POST /v1/uploads`, the SDK custom signer.
 
+mod catalogue;
 mod custom_signer;
 mod error;
 mod handlers;
@@ -14,11 +15,11 @@ pub use issue::{Issuer, UploadCredential, UploadRequest};
 pub use key_template::encode_user_id;
 pub use profile::{Profile, Profiles, SignatureVersion};
 
-use actix_web::web;
+use crate::routes::{Endpoint, Routes};
 
-use crate::routes::resource;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/uploads").route(web::post().to(handlers::create_upload)))
-        .service(resource("/v1/uploads/sign").route(web::post().to(handlers::sign)));
+pub fn configure(routes: &mut Routes) {
+    routes
+        .add(Endpoint::new("/v1/profiles").get(catalogue::profiles))
+        .add(Endpoint::new("/v1/uploads").post(handlers::create_upload))
+        .add(Endpoint::new("/v1/uploads/sign").post(handlers::sign));
 }

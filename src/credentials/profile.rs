@@ -65,6 +65,16 @@ impl Profile {
         })
     }
 
+    /// Allowed content types: exact, or `type/*`.
+    pub fn content_types(&self) -> &[String] {
+        &self.settings.content_types
+    }
+
+    /// Whether answers carry STS credentials for the one key.
+    pub fn sts(&self) -> bool {
+        self.settings.sts
+    }
+
     /// `content_type` is already normalised (lowercase, no parameters).
     pub fn allows_content_type(&self, content_type: &str) -> bool {
         self.settings.allows_content_type(content_type)
@@ -101,6 +111,10 @@ impl Profiles {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Profile>> {
         self.by_name.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Profile> {
+        self.by_name.values().map(Arc::as_ref)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -86,7 +86,7 @@ impl CallbackSender {
             match self.send_one(url, param, body).await {
                 Ok(answer) => return Ok(answer),
                 Err(reason) => {
-                    tracing::info!(reason = %reason, "emulator: callback failed");
+                    tracing::warn!(url, reason = %reason, "emulator: callback failed");
                     failure = reason;
                 }
             }

@@ -61,8 +61,8 @@ impl Emulator {
     /// Binds the listener and prepares the data directory and signing key.
     pub fn bind(settings: &Settings) -> anyhow::Result<Emulator> {
         let cfg = &settings.emulator;
-        let listener = TcpListener::bind((cfg.host, cfg.port))
-            .with_context(|| format!("binding the OSS emulator to {}:{}", cfg.host, cfg.port))?;
+        let listener = crate::listener::bind(SocketAddr::new(cfg.host, cfg.port), "APP__EMULATOR__PORT")
+            .context("starting the OSS emulator")?;
         let mut addr = listener.local_addr()?;
         // Clients cannot dial the wildcard address: advertise loopback instead.
         if addr.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {

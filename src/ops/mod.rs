@@ -13,25 +13,21 @@ use std::net::SocketAddr;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::routes::resource;
+use crate::routes::{Endpoint, Routes};
 use crate::store::DynStore;
 
 /// The operator routes on the API port; `/metrics` only when it has no address of its own.
-pub fn configure(serve_metrics: bool) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
-            .service(resource("/readyz").route(web::get().to(health::readyz)))
-            .service(resource("/openapi.yaml").route(web::get().to(docs::openapi_yaml)))
-            .service(resource("/openapi.json").route(web::get().to(docs::openapi_json)))
-            .service(resource("/docs").route(web::get().to(docs::docs)));
-        if serve_metrics {
-            cfg.service(metrics_resource());
-        }
+pub fn configure(routes: &mut Routes, serve_metrics: bool) {
+    // HEAD on the probes and the docs: load balancers and link checkers use it.
+    routes
+        .add(Endpoint::new("/healthz").get_and_head(health::healthz))
+        .add(Endpoint::new("/readyz").get_and_head(health::readyz))
+        .add(Endpoint::new("/openapi.yaml").get(docs::openapi_yaml))
+        .add(Endpoint::new("/openapi.json").get(docs::openapi_json))
+        .add(Endpoint::new("/docs").get_and_head(docs::docs));
+    if serve_metrics {
+        routes.add(Endpoint::new("/metrics").get(scrape));
     }
-}
-
-fn metrics_resource() -> actix_web::Resource {
-    resource("/metrics").route(web::get().to(scrape))
 }
 
 /// `/metrics` alone on `addr` (`ops.metrics_addr`): a scraper's port, kept off the public one.
@@ -47,7 +43,7 @@ pub fn spawn_metrics_server(
             .app_data(metrics.clone())
             .app_data(readiness.clone())
             .app_data(store.clone())
-            .service(metrics_resource())
+            .service(web::resource("/metrics").route(web::get().to(scrape)))
             .default_service(web::to(crate::routes::not_found))
     })
     .workers(1)

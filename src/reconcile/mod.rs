@@ -10,12 +10,10 @@ pub use ledger::Ledger;
 pub use reconciler::{PassReport, Reconciler};
 pub use settle::{Settled, Settler};
 
-use actix_web::web;
+use crate::routes::{Endpoint, Routes};
 
-use crate::routes::resource;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/uploads/{upload_id}/complete").route(web::post().to(confirm::complete)));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Endpoint::new("/v1/uploads/{upload_id}/complete").post(confirm::complete));
 }
 
 /// `upload-signer reconcile`: one pass, with the same completion path the server uses (the

@@ -4,6 +4,7 @@
 use actix_web::web::Bytes;
 use futures_util::stream::{self, Stream};
 
+use crate::store::timestamp;
 use crate::store::{DynStore, PageCursor, StoreError, UploadFilter, UploadRecord};
 
 const PAGE: u32 = 500;
@@ -21,11 +22,19 @@ impl Format {
             Format::Csv => "text/csv; charset=utf-8",
         }
     }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
 }
 
 const CSV_COLUMNS: &[&str] = &[
     "upload_id",
     "user_id",
+    "username",
     "profile",
     "bucket",
     "key",
@@ -64,6 +73,7 @@ fn csv_row(r: &UploadRecord) -> String {
     let fields = [
         r.upload_id.clone(),
         r.user_id.clone(),
+        opt(&r.username),
         r.profile.clone(),
         r.bucket.clone(),
         r.key.clone(),
@@ -77,8 +87,9 @@ fn csv_row(r: &UploadRecord) -> String {
         r.source.map(|s| s.as_str().to_string()).unwrap_or_default(),
         opt(&r.client_ip),
         opt(&r.oss_request_id),
-        r.issued_at.to_rfc3339(),
-        r.completed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        // The same `Z` form as the JSON records.
+        timestamp::format(r.issued_at),
+        r.completed_at.map(timestamp::format).unwrap_or_default(),
         serde_json::Value::Object(r.vars.clone()).to_string(),
     ];
     let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");

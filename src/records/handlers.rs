@@ -1,10 +1,11 @@
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
 use super::api_keys::ApiKey;
 use super::export::{self, Format};
-use super::query::{encode_cursor, RecordsQuery};
+use super::query::{encode_cursor, RecordsQuery, RecordsRoute};
 use crate::auth::AuthUser;
 use crate::credentials::quota::day_bounds;
 use crate::error::ApiError;
@@ -55,10 +56,10 @@ struct Page<'a> {
 pub async fn list(
     key: ApiKey,
     store: web::Data<DynStore>,
-    q: web::Query<RecordsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     key.require("uploads:read")?;
-    q.only(&["cursor", "limit"])?;
+    let q = RecordsQuery::parse(RecordsRoute::List, req.query_string())?;
     page(&store, q.filter()?, &q).await
 }
 
@@ -68,7 +69,7 @@ pub async fn get(
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     key.require("uploads:read")?;
-    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
+    let record = store.get_record(&upload_id).await.map_err(store_error)?;
     let versions = store.upload_versions(&upload_id).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(WithHistory { record, versions }))
 }
@@ -84,10 +85,10 @@ struct WithHistory {
 pub async fn stats(
     key: ApiKey,
     store: web::Data<DynStore>,
-    q: web::Query<RecordsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     key.require("uploads:read")?;
-    q.only(&["group_by"])?;
+    let q = RecordsQuery::parse(RecordsRoute::Stats, req.query_string())?;
     let group = q.group()?;
     let mut filter = q.filter()?;
     // Counting by status means counting every status, unless one is asked for.
@@ -104,10 +105,10 @@ pub async fn stats(
 pub async fn export(
     key: ApiKey,
     store: web::Data<DynStore>,
-    q: web::Query<RecordsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     key.require("uploads:read")?;
-    q.only(&["format"])?;
+    let q = RecordsQuery::parse(RecordsRoute::Export, req.query_string())?;
     let format = match q.format.as_deref() {
         None | Some("ndjson") => Format::Ndjson,
         Some("csv") => Format::Csv,
@@ -123,6 +124,10 @@ pub async fn export(
     store.ping().await.map_err(store_error)?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"uploads.{}\"", format.extension()),
+        ))
         .streaming(export::stream(store.get_ref().clone(), filter, format)))
 }
 
@@ -130,15 +135,9 @@ pub async fn export(
 pub async fn mine(
     user: AuthUser,
     store: web::Data<DynStore>,
-    q: web::Query<RecordsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    if q.user_id.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_filter",
-            "user_id is implied on this route",
-        ));
-    }
-    q.only(&["cursor", "limit"])?;
+    let q = RecordsQuery::parse(RecordsRoute::Mine, req.query_string())?;
     let mut filter = q.filter()?;
     filter.user_id = Some(user.user_id);
     page(&store, filter, &q).await
@@ -150,7 +149,7 @@ pub async fn mine_one(
     store: web::Data<DynStore>,
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
+    let record = store.get_record(&upload_id).await.map_err(store_error)?;
     if record.user_id != user.user_id {
         return Err(ApiError::not_found("upload_not_found", "no such upload"));
     }

@@ -7,16 +7,15 @@ mod query;
 
 pub use api_keys::{ApiKey, UsageTracker};
 
-use actix_web::web;
+use crate::routes::{Endpoint, Routes};
 
-use crate::routes::resource;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/records/uploads").route(web::get().to(handlers::list)))
-        .service(resource("/v1/records/uploads/{upload_id}").route(web::get().to(handlers::get)))
-        .service(resource("/v1/records/stats").route(web::get().to(handlers::stats)))
-        .service(resource("/v1/records/export").route(web::get().to(handlers::export)))
-        .service(resource("/v1/me/uploads").route(web::get().to(handlers::mine)))
-        .service(resource("/v1/me/usage").route(web::get().to(handlers::my_usage)))
-        .service(resource("/v1/me/uploads/{upload_id}").route(web::get().to(handlers::mine_one)));
+pub fn configure(routes: &mut Routes) {
+    routes
+        .add(Endpoint::new("/v1/records/uploads").get(handlers::list))
+        .add(Endpoint::new("/v1/records/uploads/{upload_id}").get(handlers::get))
+        .add(Endpoint::new("/v1/records/stats").get(handlers::stats))
+        .add(Endpoint::new("/v1/records/export").get(handlers::export))
+        .add(Endpoint::new("/v1/me/uploads").get(handlers::mine))
+        .add(Endpoint::new("/v1/me/usage").get(handlers::my_usage))
+        .add(Endpoint::new("/v1/me/uploads/{upload_id}").get(handlers::mine_one));
 }

@@ -11,14 +11,17 @@ use crate::store::{PageCursor, StatsGroup, UploadFilter, UploadSource, UploadSta
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Filters shared by every records route. Unknown parameters are refused, not ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Filters shared by every records route, and each route's own parameters. Parsed by hand, not by
+/// serde: a bad value gets a message naming the parameter and the expected format, and an unknown
+/// one a message listing this route's parameters, not every route's.
+#[derive(Debug, Default)]
 pub struct RecordsQuery {
     /// `completed` unless given (statistics by status: every status).
     pub status: Option<String>,
     pub source: Option<String>,
     pub user_id: Option<String>,
+    /// A built-in account's username (resolved to its user id by the store).
+    pub username: Option<String>,
     pub profile: Option<String>,
     pub bucket: Option<String>,
     pub key_prefix: Option<String>,
@@ -29,10 +32,148 @@ pub struct RecordsQuery {
     pub completed_to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
-    /// `stats` only: `day` (default), `profile` or `user`.
+    /// `stats` only: `day` (default), `profile`, `user`, `status` or `source`.
     pub group_by: Option<String>,
     /// `export` only: `ndjson` (default) or `csv`.
     pub format: Option<String>,
+}
+
+const FILTERS: &[&str] = &[
+    "status",
+    "source",
+    "user_id",
+    "username",
+    "profile",
+    "bucket",
+    "key_prefix",
+    "content_type",
+    "min_size",
+    "max_size",
+    "completed_from",
+    "completed_to",
+];
+
+/// Parameters only some records routes take.
+const ROUTE_ONLY: &[&str] = &["cursor", "limit", "group_by", "format"];
+
+/// Which records route a query string is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordsRoute {
+    List,
+    Stats,
+    Export,
+    /// `/v1/me/uploads`: the user is implied.
+    Mine,
+}
+
+impl RecordsRoute {
+    fn own(self) -> &'static [&'static str] {
+        match self {
+            RecordsRoute::List | RecordsRoute::Mine => &["cursor", "limit"],
+            RecordsRoute::Stats => &["group_by"],
+            RecordsRoute::Export => &["format"],
+        }
+    }
+
+    fn implied(self, name: &str) -> bool {
+        self == RecordsRoute::Mine && (name == "user_id" || name == "username")
+    }
+
+    /// Every parameter this route takes.
+    pub fn parameters(self) -> Vec<&'static str> {
+        FILTERS
+            .iter()
+            .copied()
+            .filter(|p| !self.implied(p))
+            .chain(self.own().iter().copied())
+            .collect()
+    }
+
+    fn check(self, name: &str) -> Result<(), ApiError> {
+        if self.implied(name) {
+            return Err(bad("invalid_filter", format!("{name} is implied on this route")));
+        }
+        if FILTERS.contains(&name) || self.own().contains(&name) {
+            return Ok(());
+        }
+        let takes = self.parameters().join(", ");
+        if ROUTE_ONLY.contains(&name) {
+            return Err(bad(
+                "invalid_filter",
+                format!("{name} is not a parameter of this route; it takes {takes}"),
+            ));
+        }
+        Err(bad(
+            "invalid_query",
+            format!("unknown parameter {name:?}; this route takes {takes}"),
+        ))
+    }
+}
+
+fn size(name: &str, value: &str) -> Result<i64, ApiError> {
+    value.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+        bad(
+            "invalid_query",
+            format!("{name}: expected a size in bytes (a whole number, 0 or more), e.g. 1048576"),
+        )
+    })
+}
+
+fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            bad(
+                "invalid_query",
+                format!("{name}: expected RFC 3339, e.g. 2026-12-04T00:00:00Z"),
+            )
+        })
+}
+
+impl RecordsQuery {
+    /// Parses the raw query string of `route`.
+    pub fn parse(route: RecordsRoute, raw: &str) -> Result<RecordsQuery, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|_| bad("invalid_query", "the query string is not URL-encoded"))?;
+        let mut q = RecordsQuery::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in &pairs {
+            route.check(name)?;
+            if seen.contains(&name.as_str()) {
+                return Err(bad("invalid_query", format!("{name} is given more than once")));
+            }
+            seen.push(name);
+            let text = || Some(value.clone());
+            match name.as_str() {
+                "status" => q.status = text(),
+                "source" => q.source = text(),
+                "user_id" => q.user_id = text(),
+                "username" => q.username = text(),
+                "profile" => q.profile = text(),
+                "bucket" => q.bucket = text(),
+                "key_prefix" => q.key_prefix = text(),
+                "content_type" => q.content_type = text(),
+                "min_size" => q.min_size = Some(size(name, value)?),
+                "max_size" => q.max_size = Some(size(name, value)?),
+                "completed_from" => q.completed_from = Some(time(name, value)?),
+                "completed_to" => q.completed_to = Some(time(name, value)?),
+                "cursor" => q.cursor = text(),
+                "limit" => {
+                    q.limit = Some(value.parse().map_err(|_| {
+                        bad(
+                            "invalid_query",
+                            format!("limit: expected a whole number from 1 to {MAX_LIMIT}"),
+                        )
+                    })?)
+                }
+                "group_by" => q.group_by = text(),
+                "format" => q.format = text(),
+                // check() admits only the names above; no input may panic the server.
+                _ => return Err(bad("invalid_query", format!("unknown parameter {name:?}"))),
+            }
+        }
+        Ok(q)
+    }
 }
 
 fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -92,6 +233,7 @@ impl RecordsQuery {
             status,
             source,
             user_id: nonempty(&self.user_id, "user_id")?,
+            username: nonempty(&self.username, "username")?,
             profile: nonempty(&self.profile, "profile")?,
             bucket: nonempty(&self.bucket, "bucket")?,
             key_prefix: nonempty(&self.key_prefix, "key_prefix")?,
@@ -126,26 +268,6 @@ impl RecordsQuery {
                 "invalid_filter",
                 format!("group_by {other:?}: use day, profile, user, status or source"),
             )),
-        }
-    }
-
-    /// Refuses parameters that belong to another route.
-    pub fn only(&self, route_params: &[&str]) -> Result<(), ApiError> {
-        let present = [
-            ("cursor", self.cursor.is_some()),
-            ("limit", self.limit.is_some()),
-            ("group_by", self.group_by.is_some()),
-            ("format", self.format.is_some()),
-        ];
-        match present
-            .iter()
-            .find(|(name, set)| *set && !route_params.contains(name))
-        {
-            Some((name, _)) => Err(bad(
-                "invalid_filter",
-                format!("{name} is not a parameter of this route"),
-            )),
-            None => Ok(()),
         }
     }
 }
@@ -221,5 +343,29 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(q.limit().unwrap_err().code, "invalid_limit");
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter_and_its_format() {
+        let err = RecordsQuery::parse(RecordsRoute::List, "completed_from=2026-12-04").unwrap_err();
+        assert_eq!(
+            err.message,
+            "completed_from: expected RFC 3339, e.g. 2026-12-04T00:00:00Z"
+        );
+        let err = RecordsQuery::parse(RecordsRoute::List, "min_size=abc").unwrap_err();
+        assert!(
+            err.message.starts_with("min_size: expected a size in bytes"),
+            "{}",
+            err.message
+        );
+        let err = RecordsQuery::parse(RecordsRoute::Stats, "colour=red").unwrap_err();
+        assert_eq!(err.code, "invalid_query");
+        assert!(
+            err.message.contains("group_by") && !err.message.contains("cursor"),
+            "{}",
+            err.message
+        );
+        let q = RecordsQuery::parse(RecordsRoute::List, "username=alice&limit=5").unwrap();
+        assert_eq!((q.username.as_deref(), q.limit), (Some("alice"), Some(5)));
     }
 }

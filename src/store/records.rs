@@ -18,6 +18,8 @@ pub struct UploadFilter {
     pub status: Option<UploadStatus>,
     pub source: Option<UploadSource>,
     pub user_id: Option<String>,
+    /// A built-in account's username.
+    pub username: Option<String>,
     pub profile: Option<String>,
     pub bucket: Option<String>,
     pub key_prefix: Option<String>,
@@ -81,6 +83,9 @@ pub trait RecordStore {
         limit: u32,
     ) -> Result<Vec<UploadRecord>, StoreError>;
 
+    /// One upload of any status, with its username.
+    async fn get_record(&self, upload_id: &str) -> Result<UploadRecord, StoreError>;
+
     /// Count and bytes of completed uploads matching `filter`, grouped.
     async fn upload_stats(
         &self,
@@ -118,6 +123,15 @@ impl Bind {
         }
         query
     }
+}
+
+/// The uploader's username, looked up per row by primary key (external identities have none).
+pub(super) const USERNAME: &str = "(SELECT username FROM users WHERE users.id = uploads.user_id)";
+
+/// One record by id, with its username.
+pub(super) fn one_sql(columns: &str, postgres: bool) -> String {
+    let p = if postgres { "$1" } else { "?1" };
+    format!("SELECT {columns}, {USERNAME} FROM uploads WHERE upload_id = {p}")
 }
 
 /// Sorts after every string that starts with a given prefix (bytewise comparison).
@@ -180,6 +194,10 @@ impl QueryBuilder {
             let p = self.bind(Bind::Text(v.clone()));
             self.and(format!("user_id = {p}"));
         }
+        if let Some(v) = &f.username {
+            let p = self.bind(Bind::Text(v.clone()));
+            self.and(format!("user_id = (SELECT id FROM users WHERE username = {p})"));
+        }
         if let Some(v) = &f.profile {
             let p = self.bind(Bind::Text(v.clone()));
             self.and(format!("profile = {p}"));
@@ -218,8 +236,9 @@ impl QueryBuilder {
         }
     }
 
+    /// A page of rows: `columns`, then the username (see [`USERNAME`]).
     pub fn page(&mut self, columns: &str, f: &UploadFilter, cursor: Option<&PageCursor>, limit: u32) {
-        self.sql = format!("SELECT {columns} FROM uploads");
+        self.sql = format!("SELECT {columns}, {USERNAME} FROM uploads");
         self.filters(f);
         if let Some(c) = cursor {
             let at = self.bind(Bind::Time(c.completed_at));

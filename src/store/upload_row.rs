@@ -11,6 +11,9 @@ pub const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, stat
      image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
      completed_at";
 
+/// Position of the username that records queries select after [`COLUMNS`].
+pub const USERNAME_COLUMN: usize = 20;
+
 /// Position of `vars` in [`COLUMNS`]: JSON is stored differently by each backend, which decodes it.
 pub const VARS: usize = 13;
 
@@ -33,6 +36,7 @@ where
     Ok(UploadRecord {
         upload_id: row.try_get(0)?,
         user_id: row.try_get(1)?,
+        username: None,
         profile: row.try_get(2)?,
         bucket: row.try_get(3)?,
         key: row.try_get(4)?,

@@ -105,9 +105,14 @@ fn sdk_error(err: &ApiError) -> HttpResponse {
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }
     }
-    response.json(Failure {
+    let mut response = response.json(Failure {
         status_code: err.status.as_u16(),
         error_code: err.code,
         error_message: &err.message,
-    })
+    });
+    // For the access log, as on every other error.
+    response
+        .extensions_mut()
+        .insert(crate::error::ErrorCode(err.code));
+    response
 }

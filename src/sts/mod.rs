@@ -15,14 +15,13 @@ pub mod policy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use actix_web::web;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
 pub use error::StsError;
 
 use crate::credentials::{encode_user_id, Profile, Profiles};
-use crate::routes::resource;
+use crate::routes::{Endpoint, Routes};
 use crate::settings::{ProfileSettings, Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;
@@ -32,8 +31,8 @@ use client::StsClient;
 /// Answers in the SDKs' error shape, so it checks its input itself (`input_guard`).
 pub const ROUTE: &str = "/v1/sts/credentials";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource(ROUTE).route(web::get().to(handlers::credentials)));
+pub fn configure(routes: &mut Routes) {
+    routes.add(Endpoint::new(ROUTE).get(handlers::credentials));
 }
 
 /// The four fields every SDK credential provider reads.

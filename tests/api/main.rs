@@ -7,6 +7,7 @@ mod abuse;
 mod auth;
 mod callback;
 mod credentials;
+mod dx;
 mod emulator;
 mod faults;
 mod foundation;

@@ -323,8 +323,8 @@ async fn export_streams_ndjson_and_csv(kind: StoreKind) {
     let csv = resp.text().await.unwrap();
     let rows: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(rows.len(), 3, "{csv}");
-    assert!(rows[0].starts_with("upload_id,user_id,profile,bucket,key,size"));
-    assert!(rows[1].starts_with("02,alice,chat-image,b1,chat/alice/2.png,2000,"));
+    assert!(rows[0].starts_with("upload_id,user_id,username,profile,bucket,key,size"));
+    assert!(rows[1].starts_with("02,alice,,chat-image,b1,chat/alice/2.png,2000,"));
     assert!(rows[1].contains("\"{\"\"note\"\":\"\"n,02\"\"}\""), "{}", rows[1]);
 }
 

@@ -4,9 +4,9 @@ use sqlx::Row;
 use super::uploads::to_record;
 use super::PostgresStore;
 use crate::store::records::{
-    Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
+    one_sql, Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
 };
-use crate::store::upload_row::COLUMNS;
+use crate::store::upload_row::{COLUMNS, USERNAME_COLUMN};
 use crate::store::{StoreError, UploadRecord};
 
 // Record queries are prepared once per connection but planned for their own values on every run
@@ -25,7 +25,16 @@ impl RecordStore for PostgresStore {
         let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(to_record).collect()
+        rows.iter().map(with_username).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_record(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
+        let row = sqlx::query(&one_sql(COLUMNS, true))
+            .bind(upload_id)
+            .fetch_one(self.pool())
+            .await?;
+        with_username(&row)
     }
 
     #[tracing::instrument(skip_all)]
@@ -49,4 +58,11 @@ impl RecordStore for PostgresStore {
             })
             .collect()
     }
+}
+
+/// A record row of [`COLUMNS`] followed by the username.
+fn with_username(row: &sqlx::postgres::PgRow) -> Result<UploadRecord, StoreError> {
+    let mut record = to_record(row)?;
+    record.username = row.try_get(USERNAME_COLUMN)?;
+    Ok(record)
 }
