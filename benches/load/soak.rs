@@ -85,7 +85,7 @@ pub async fn soak(
     while server.spool_depth().await != "0" && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let outcomes = outcomes.lock().unwrap();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     let quiet = |o: &&Outcome| o.started < cut_at || o.started >= restore_at + Duration::from_secs(10);
     let errors_outside = outcomes
         .iter()
@@ -94,7 +94,7 @@ pub async fn soak(
         .count();
     let outside = outcomes.iter().filter(quiet).count();
     let during = outcomes.len() - outside;
-    let uploads = uploads.lock().unwrap();
+    let uploads = std::mem::take(&mut *uploads.lock().unwrap());
     let answered = uploads.iter().filter(|(_, called_back)| *called_back).count();
     let (rows, completed) = db.upload_counts().await?;
     // Flat within each phase: after warm-up until the cut, and after recovery to the end. The
