@@ -565,16 +565,7 @@ async fn virtual_host_requests_work_and_objects_survive_a_restart() {
 async fn the_services_callback_records_emulator_uploads() {
     // The default callback URL is on loopback: the service points it at the port it bound.
     let data = tempfile::tempdir().unwrap();
-    let dir = data.path().display().to_string();
-    let app = spawn_app_with(
-        StoreKind::Sqlite,
-        &[
-            ("APP__EMULATOR__ENABLED", "true"),
-            ("APP__EMULATOR__PORT", "0"),
-            ("APP__EMULATOR__DATA_DIR", &dir),
-        ],
-    )
-    .await;
+    let app = with_emulator(&data).await;
     let token = app.token_for("alice");
     let mut uploaded = Vec::new();
     for (profile, filename, content_type) in [
@@ -622,16 +613,7 @@ async fn the_services_callback_records_emulator_uploads() {
 #[tokio::test]
 async fn a_reused_credential_cannot_replace_the_recorded_object() {
     let data = tempfile::tempdir().unwrap();
-    let dir = data.path().display().to_string();
-    let app = spawn_app_with(
-        StoreKind::Sqlite,
-        &[
-            ("APP__EMULATOR__ENABLED", "true"),
-            ("APP__EMULATOR__PORT", "0"),
-            ("APP__EMULATOR__DATA_DIR", &dir),
-        ],
-    )
-    .await;
+    let app = with_emulator(&data).await;
     let first = png();
     let mut second = png();
     second.extend_from_slice(&[0u8; 4096]);
@@ -666,4 +648,18 @@ async fn a_reused_credential_cannot_replace_the_recorded_object() {
 
 fn emulator_of(app: &TestApp) -> String {
     format!("http://127.0.0.1:{}", app.emulator_port.unwrap())
+}
+
+/// The service with its emulator, which calls the service's own callback URL.
+async fn with_emulator(data: &tempfile::TempDir) -> TestApp {
+    let dir = data.path().display().to_string();
+    spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__EMULATOR__ENABLED", "true"),
+            ("APP__EMULATOR__PORT", "0"),
+            ("APP__EMULATOR__DATA_DIR", &dir),
+        ],
+    )
+    .await
 }

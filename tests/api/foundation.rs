@@ -3,7 +3,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{config_dir, error_code, spawn_app, spawn_app_with, StoreKind};
+use crate::helpers::{config_dir, error_code, free_port, spawn_app, spawn_app_with, StoreKind};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -88,14 +88,6 @@ async fn readiness_reports_an_unreachable_database() {
         .as_str()
         .unwrap()
         .contains("database"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The newcomer's `cargo run`: no configuration but the committed files, no database server.

@@ -34,6 +34,15 @@ macro_rules! on_both_stores {
     )*};
 }
 
+/// A port nothing listens on right now (for a server started as its own process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A database that exists for one test and is dropped with it.
 pub enum TestDb {
     Sqlite {
