@@ -50,6 +50,10 @@ use upload_signer::signing::{self, CallbackBodyType};
 
 #[path = "load/soak.rs"]
 mod soak;
+// The tests' database proxy, for the soak's outage; the bench uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/api/tcp_proxy.rs"]
+mod tcp_proxy;
 
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_upload-signer");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");

@@ -6,15 +6,14 @@
 //! first minute (sampled every 5 s).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::StatusCode;
-use tokio::net::{TcpListener, TcpStream};
 
+use super::tcp_proxy::TcpProxy;
 use super::{connect, knob, BenchDb, KeyServer, Knobs, Prepared, Server};
 
 /// One request's fate, for the 5xx count.
@@ -32,8 +31,20 @@ pub async fn soak(
     let duration = Duration::from_secs(knob("BENCH_SOAK_SECS", 600));
     let rate: u64 = knob("BENCH_SOAK_RATE", 100);
     let outage = Duration::from_secs(knob("BENCH_SOAK_OUTAGE_SECS", 20));
-    let proxy = Proxy::start(&db.url).await?;
-    let server = Server::start_on(knobs, &proxy.url(&db.url)?, oss, data_dir).await?;
+    // The outage: the tests' proxy in front of Postgres, cut and restored.
+    let mut via_proxy = url::Url::parse(&db.url)?;
+    let target = format!(
+        "{}:{}",
+        via_proxy.host_str().unwrap_or("127.0.0.1"),
+        via_proxy.port().unwrap_or(5432)
+    );
+    let proxy = TcpProxy::start(&target).await;
+    via_proxy.set_host(Some("127.0.0.1"))?;
+    via_proxy
+        .set_port(Some(proxy.port))
+        .map_err(|_| anyhow::anyhow!("database URL without a port"))?;
+    let server = Server::start_on(knobs, via_proxy.as_str(), oss, data_dir).await?;
+    let mut cut = false;
     let api_key = server.create_api_key().await?;
     let tokens = upload_signer::auth::AccessTokens::from_settings(&server.settings)?;
     let started = Instant::now();
@@ -56,7 +67,14 @@ pub async fn soak(
     while started.elapsed() < duration {
         tick.tick().await;
         let now = started.elapsed();
-        proxy.set_up(!(cut_at..restore_at).contains(&now));
+        if (cut_at..restore_at).contains(&now) != cut {
+            cut = !cut;
+            if cut {
+                proxy.cut()
+            } else {
+                proxy.restore()
+            }
+        }
         if now >= next_sample {
             rss.push((now.as_secs(), server.rss_kb().unwrap_or(0)));
             next_sample += Duration::from_secs(5);
@@ -217,59 +235,5 @@ impl Upload {
         let status = answer.as_ref().ok().map(|(s, _)| *s);
         self.outcomes.lock().unwrap().push(Outcome { started, status });
         answer.ok().filter(|(s, _)| s.is_success()).map(|(_, b)| b)
-    }
-}
-
-/// A TCP proxy in front of Postgres that can refuse and drop connections (the outage).
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Proxy {
-    async fn start(database_url: &str) -> anyhow::Result<Proxy> {
-        let target = url::Url::parse(database_url)?;
-        let target = format!(
-            "{}:{}",
-            target.host_str().unwrap_or("127.0.0.1"),
-            target.port().unwrap_or(5432)
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let up = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let target = target.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                links2.lock().unwrap().push(link.abort_handle());
-            }
-        });
-        Ok(Proxy { port, up, links })
-    }
-
-    fn url(&self, database_url: &str) -> anyhow::Result<String> {
-        let mut url = url::Url::parse(database_url)?;
-        url.set_host(Some("127.0.0.1"))?;
-        url.set_port(Some(self.port))
-            .map_err(|_| anyhow::anyhow!("no port"))?;
-        Ok(url.to_string())
-    }
-
-    fn set_up(&self, up: bool) {
-        if self.up.swap(up, Ordering::SeqCst) && !up {
-            for link in self.links.lock().unwrap().drain(..) {
-                link.abort();
-            }
-        }
     }
 }

@@ -391,9 +391,7 @@ async fn an_overwritten_object_is_a_new_version_checked_like_the_first(kind: Sto
     let again = oss.callback_for(&credential, &bigger).send(&app).await;
     assert_eq!(again.json::<Value>().await.unwrap(), second);
 
-    let (record, key) =
-        upload_signer::records::api_keys::generate("t", &["uploads:read".to_string()]).unwrap();
-    app.store().insert_api_key(&record).await.unwrap();
+    let key = app.api_key("uploads:read").await;
     let got: Value = app
         .client
         .get(app.url(&format!("/v1/records/uploads/{upload_id}")))

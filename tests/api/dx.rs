@@ -3,7 +3,6 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use upload_signer::records::api_keys;
 use upload_signer::store::{CompletedUpload, UploadSource};
 
 use crate::helpers::{config_dir, spawn_app, spawn_app_with, test_settings, StoreKind, TestApp};
@@ -47,8 +46,7 @@ fn assert_no_rust_names(message: &str) {
 #[tokio::test]
 async fn bad_input_messages_name_the_parameter_and_the_format() {
     let app = spawn_app(StoreKind::Sqlite).await;
-    let (record, key) = api_keys::generate("dx", &["uploads:read".into()]).unwrap();
-    app.store().insert_api_key(&record).await.unwrap();
+    let key = app.api_key("uploads:read").await;
     let query = |path: &'static str| app.client.get(app.url(path)).bearer_auth(&key).send();
     let cases = [
         (
@@ -204,8 +202,7 @@ async fn records_carry_and_filter_by_username(kind: StoreKind) {
         };
         app.store().record_completed(&upload).await.unwrap();
     }
-    let (record, key) = api_keys::generate("dx", &["uploads:read".into()]).unwrap();
-    app.store().insert_api_key(&record).await.unwrap();
+    let key = app.api_key("uploads:read").await;
     let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&key).send();
 
     let page = body_of(get("/v1/records/uploads?username=alice".into()).await.unwrap()).await;

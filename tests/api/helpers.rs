@@ -234,6 +234,17 @@ impl TestApp {
         self.store_at(self.db.url())
     }
 
+    /// A new API key with `scope`, as `api-key create` makes one; returns the secret.
+    pub async fn api_key(&self, scope: &str) -> String {
+        let (record, key) =
+            upload_signer::records::api_keys::generate("tests", &[scope.to_string()]).expect("API key");
+        self.store()
+            .insert_api_key(&record)
+            .await
+            .expect("API key stored");
+        key
+    }
+
     /// A store at `url`, for a server started on a database other than its own `db`.
     pub fn store_at(&self, url: &str) -> upload_signer::store::DynStore {
         let settings = test_settings(url, &[]);

@@ -62,33 +62,7 @@ impl OssStandIn {
     /// A key server that takes `delay` to answer (in-flight requests during shutdown).
     pub async fn start_slow(delay: std::time::Duration) -> OssStandIn {
         let key = RsaPrivateKey::new(&mut rand::thread_rng(), 1024).expect("RSA key");
-        let pem = key
-            .to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .expect("PEM");
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let counter = fetches.clone();
-        let server = HttpServer::new(move || {
-            let pem = pem.clone();
-            let counter = counter.clone();
-            App::new().route(
-                "/callback_pub_key_v1.pem",
-                web::get().to(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let pem = pem.clone();
-                    async move {
-                        tokio::time::sleep(delay).await;
-                        HttpResponse::Ok().content_type("text/plain").body(pem)
-                    }
-                }),
-            )
-        })
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .expect("bind key server");
-        let port = server.addrs()[0].port();
-        tokio::spawn(server.run());
-        let prefix = format!("http://127.0.0.1:{port}/");
+        let (prefix, fetches) = serve_public_key(&key, delay).await;
         OssStandIn {
             key,
             key_url: format!("{prefix}callback_pub_key_v1.pem"),
@@ -169,6 +143,12 @@ impl SignedCallback {
 /// after `delay`: what forged callbacks point at. Returns its prefix and a fetch counter.
 pub async fn any_path_key_host(delay: std::time::Duration) -> (String, Arc<AtomicUsize>) {
     let key = RsaPrivateKey::new(&mut rand::thread_rng(), 1024).expect("RSA key");
+    serve_public_key(&key, delay).await
+}
+
+/// Serves `key`'s public half on every path after `delay`; returns the server's prefix and a
+/// fetch counter.
+async fn serve_public_key(key: &RsaPrivateKey, delay: std::time::Duration) -> (String, Arc<AtomicUsize>) {
     let pem = key
         .to_public_key()
         .to_public_key_pem(LineEnding::LF)
@@ -189,7 +169,7 @@ pub async fn any_path_key_host(delay: std::time::Duration) -> (String, Arc<Atomi
     })
     .workers(1)
     .bind(("127.0.0.1", 0))
-    .expect("bind key host");
+    .expect("bind key server");
     let port = server.addrs()[0].port();
     tokio::spawn(server.run());
     (format!("http://127.0.0.1:{port}/"), fetches)

@@ -174,9 +174,7 @@ async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
     let rejected = store.get_upload(&id(&oversized)).await.unwrap();
     assert!(rejected.reason.unwrap().contains("over the profile's limit"));
     // Backend teams see every status and source through the records API.
-    let (record, key) =
-        upload_signer::records::api_keys::generate("t", &["uploads:read".to_string()]).unwrap();
-    store.insert_api_key(&record).await.unwrap();
+    let key = app.api_key("uploads:read").await;
     let get = |path: String| {
         let req = app.client.get(app.url(&path)).bearer_auth(&key);
         async move { req.send().await.unwrap().json::<Value>().await.unwrap() }

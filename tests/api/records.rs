@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
-use upload_signer::records::api_keys;
 use upload_signer::store::{CompletedUpload, DynStore, UploadSource};
 
 use crate::helpers::{config_dir, error_code, spawn_app, StoreKind, TestApp};
@@ -137,12 +136,6 @@ async fn seed(store: &DynStore) {
     }
 }
 
-async fn api_key(app: &TestApp, scope: &str) -> String {
-    let (record, key) = api_keys::generate("tests", &[scope.to_string()]).unwrap();
-    app.store().insert_api_key(&record).await.unwrap();
-    key
-}
-
 async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.client
         .get(app.url(path))
@@ -167,7 +160,7 @@ async fn ids(app: &TestApp, path: &str, token: &str) -> Vec<String> {
 async fn every_filter_selects_the_right_records(kind: StoreKind) {
     let app = spawn_app(kind).await;
     seed(&app.store()).await;
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let cases: &[(&str, &[&str])] = &[
         ("", &["06", "05", "04", "03", "02", "01"]),
         ("user_id=alice", &["02", "01"]),
@@ -214,7 +207,7 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
         let at = base + Duration::seconds(i / 3);
         store.record_completed(&completed(&id, at)).await.unwrap();
     }
-    let key = api_key(&app, "uploads:admin").await;
+    let key = app.api_key("uploads:admin").await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -254,7 +247,7 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
 async fn stats_group_by_day_profile_and_user(kind: StoreKind) {
     let app = spawn_app(kind).await;
     seed(&app.store()).await;
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let body: Value = get(&app, "/v1/records/stats", &key).await.json().await.unwrap();
     assert_eq!(
         body["groups"],
@@ -304,7 +297,7 @@ async fn export_streams_ndjson_and_csv(kind: StoreKind) {
         let id = format!("bulk{i:04}");
         store.record_completed(&completed(&id, Utc::now())).await.unwrap();
     }
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let resp = get(&app, "/v1/records/export", &key).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
@@ -330,7 +323,7 @@ async fn export_streams_ndjson_and_csv(kind: StoreKind) {
 
 async fn key_scopes_and_token_kinds_are_kept_apart(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let user = app.token_for("alice");
 
     let resp = app.get("/v1/records/uploads").await;
@@ -360,7 +353,7 @@ async fn key_scopes_and_token_kinds_are_kept_apart(kind: StoreKind) {
 
 async fn bad_queries_get_400_with_codes(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let cases = [
         ("/v1/records/uploads?colour=red", "invalid_query"),
         ("/v1/records/uploads?limit=0", "invalid_limit"),
@@ -391,7 +384,7 @@ async fn bad_queries_get_400_with_codes(kind: StoreKind) {
 async fn nul_bytes_and_invalid_utf8_get_400_on_every_records_parameter(kind: StoreKind) {
     let app = spawn_app(kind).await;
     seed(&app.store()).await;
-    let key = api_key(&app, "uploads:read").await;
+    let key = app.api_key("uploads:read").await;
     let user = app.token_for("alice");
     let spec: Value = serde_yaml::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
     let mut walked = 0;
