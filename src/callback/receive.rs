@@ -73,10 +73,7 @@ async fn handle(
     let body_type = CallbackBodyType::parse(content_type).ok_or(CallbackError::UnsupportedBodyType)?;
     let fields = upload_callback::parse_body(body_type, body)
         .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
-    let mut upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
-    // PostObject policies enforce size and type; a presigned PUT or an STS upload does not.
-    let profile = svc.profiles.get(&upload.profile);
-    upload.rejected = profile.and_then(|p| p.violation(upload.size, upload.mime_type.as_deref()));
+    let upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
 
     let completed = svc.completion.record(upload).await.map_err(|e| {
         tracing::error!(error = %e, "cannot record a verified callback");

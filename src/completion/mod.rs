@@ -65,8 +65,14 @@ pub struct Completion {
 }
 
 impl Completion {
-    /// Records the upload exactly once. `upload.rejected` carries the profile violation, if any.
-    pub async fn record(&self, upload: CompletedUpload) -> Result<Completed, CompletionError> {
+    /// Records the upload exactly once, after the post-upload checks: PostObject policies enforce
+    /// size and type, a presigned PUT or an STS upload does not, so an object that breaks its
+    /// profile is recorded `rejected` with the reason.
+    pub async fn record(&self, mut upload: CompletedUpload) -> Result<Completed, CompletionError> {
+        upload.rejected = self
+            .profiles
+            .get(&upload.profile)
+            .and_then(|p| p.violation(upload.size, upload.mime_type.as_deref()));
         let store = self.health.store();
         let (outcome, record) = match self.health.write(store.record_completed(&upload)).await {
             Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {

@@ -1,20 +1,17 @@
 //! Settling a pending upload from what the bucket says: the object is there and fits its profile
 //! (completed), is there but breaks it (rejected, optionally deleted), or is not there.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::clients::{OssClient, OssError};
 use crate::completion::{Completion, CompletionError};
-use crate::settings::ProfileSettings;
 use crate::store::{CompletedUpload, DynStore, StoreError, UploadRecord, UploadSource};
 
 pub struct Settler {
     pub store: DynStore,
     pub oss: Arc<OssClient>,
-    pub profiles: BTreeMap<String, ProfileSettings>,
     pub completion: Arc<Completion>,
 }
 
@@ -50,7 +47,6 @@ impl Settler {
         Settler {
             store,
             oss,
-            profiles: completion.profiles.clone(),
             completion,
         }
     }
@@ -62,13 +58,13 @@ impl Settler {
         now: DateTime<Utc>,
     ) -> Result<Settled, SettleError> {
         let profile = self
+            .completion
             .profiles
             .get(&record.profile)
             .ok_or_else(|| SettleError::UnknownProfile(record.profile.clone()))?;
         let Some(object) = self.oss.head(profile, &record.key).await? else {
             return Ok(Settled::Missing);
         };
-        let rejected = profile.violation(object.size, object.content_type.as_deref());
         let upload = CompletedUpload {
             upload_id: record.upload_id.clone(),
             user_id: record.user_id.clone(),
@@ -88,7 +84,7 @@ impl Settler {
             issued_at: record.issued_at,
             expires_at: record.expires_at,
             completed_at: now,
-            rejected,
+            rejected: None,
         };
         let completed = self.completion.record(upload).await?;
         Ok(Settled::Recorded(Box::new(completed.record)))
