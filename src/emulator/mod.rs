@@ -15,6 +15,7 @@ mod keys;
 mod object_ops;
 mod objects;
 mod post_object;
+mod range;
 mod server;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};

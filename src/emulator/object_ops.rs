@@ -6,7 +6,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::callback_sender::UploadFacts;
 use super::errors::{error_xml, OssError};
@@ -212,8 +212,19 @@ pub(crate) async fn get(
     else {
         return Err(OssError::no_such_key());
     };
-    let mut response = HttpResponse::Ok();
+    let range = super::range::requested(
+        req.headers().get("range").and_then(|v| v.to_str().ok()),
+        meta.size,
+    );
+    let mut response = match range {
+        Some(_) => HttpResponse::PartialContent(),
+        None => HttpResponse::Ok(),
+    };
+    if let Some((start, end)) = range {
+        response.insert_header(("Content-Range", format!("bytes {start}-{end}/{}", meta.size)));
+    }
     with_object_headers(&mut response, &meta)
+        .insert_header(("Accept-Ranges", "bytes"))
         .content_type(meta.content_type.as_str())
         .insert_header((
             "Last-Modified",
@@ -224,12 +235,19 @@ pub(crate) async fn get(
     for (name, value) in &meta.user_meta {
         response.insert_header((name.as_str(), value.as_str()));
     }
+    let (start, length) = range.map_or((0, meta.size), |(start, end)| (start, end - start + 1));
     if req.method() == Method::HEAD {
         // Only the length is sent for HEAD; actix writes no body bytes.
         let nothing = futures_util::stream::empty::<Result<Bytes, std::io::Error>>();
-        return Ok(response.body(SizedStream::new(meta.size, nothing)));
+        return Ok(response.body(SizedStream::new(length, nothing)));
     }
-    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+    let mut file = file;
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(internal)?;
+    }
+    let chunks = futures_util::stream::unfold(Some(file.take(length)), |file| async move {
         let mut file = file?;
         let mut buf = vec![0u8; 64 * 1024];
         match file.read(&mut buf).await {
@@ -241,7 +259,7 @@ pub(crate) async fn get(
             Err(e) => Some((Err(e), None)),
         }
     });
-    Ok(response.body(SizedStream::new(meta.size, Box::pin(chunks))))
+    Ok(response.body(SizedStream::new(length, Box::pin(chunks))))
 }
 
 pub(crate) async fn delete(
