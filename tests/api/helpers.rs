@@ -126,6 +126,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     env.insert("APP__SERVER__WORKERS".into(), "2".into());
     // The OSS emulator keeps files in its data dir: tests that want it pass their own (emulator.rs).
     env.insert("APP__EMULATOR__ENABLED".into(), "false".into());
+    // `local` turns STS on against the emulator; tests that want it say so.
+    env.insert("APP__STS__ENABLED".into(), "false".into());
     env.insert("DATABASE_URL".into(), database_url.into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
