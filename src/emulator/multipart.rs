@@ -26,6 +26,8 @@ const MAX_COMPLETE_XML_BYTES: usize = 2 * 1024 * 1024;
 const MAX_LIST: usize = 1000;
 
 const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// OSS's timestamps in listings: whole seconds with a literal `.000` (oss2 parses exactly that).
+const XML_TIME: &str = "%Y-%m-%dT%H:%M:%S.000Z";
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -378,10 +380,7 @@ pub(crate) async fn list_parts(
         doc.push_str(&format!(
             "  <Part>\n    {}\n    {}\n    {}\n    {}\n    {}\n  </Part>\n",
             el("PartNumber", &p.number.to_string()),
-            el(
-                "LastModified",
-                &p.last_modified.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-            ),
+            el("LastModified", &p.last_modified.format(XML_TIME).to_string()),
             el("ETag", &format!("\"{}\"", p.etag)),
             el("HashCrc64ecma", &p.crc64.to_string()),
             el("Size", &p.size.to_string()),
@@ -457,10 +456,7 @@ pub(crate) async fn list_uploads(
             "  <Upload>\n    {}\n    {}\n    {}\n  </Upload>\n",
             el("Key", &u.key),
             el("UploadId", &u.upload_id),
-            el(
-                "Initiated",
-                &u.initiated.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-            ),
+            el("Initiated", &u.initiated.format(XML_TIME).to_string()),
         ));
     }
     for c in common {

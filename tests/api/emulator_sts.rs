@@ -362,6 +362,9 @@ async fn multipart_upload_with_sts_records_the_upload(kind: StoreKind) {
     let doc = listed.text().await.unwrap();
     assert_eq!(doc.matches("<Part>").count(), 2, "{doc}");
     assert!(doc.contains(&format!("<Size>{}</Size>", first.len())), "{doc}");
+    // oss2 parses exactly `YYYY-MM-DDTHH:MM:SS.000Z`.
+    let modified = element(&doc, "LastModified");
+    assert!(modified.len() == 24 && modified.ends_with(".000Z"), "{modified}");
 
     let xml = format!(
         "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{}</ETag></Part>\
@@ -497,4 +500,79 @@ async fn multipart_uploads_are_listed_aborted_and_checked() {
         .send("GET", "a/1.bin", &[("uploadId", &ids[1])], &[], vec![])
         .await;
     assert_eq!(oss_code(foreign).await, (404, "NoSuchUpload".into()));
+}
+
+/// oss2's `resumable_upload` sends no callback on Complete: the app confirms, and the service's
+/// HEAD (size and type) of the multipart object records it like the callback would.
+#[tokio::test]
+async fn a_multipart_upload_without_callback_is_recorded_on_confirmation() {
+    let data = tempfile::tempdir().unwrap();
+    let app = with_emulator_sts(StoreKind::Sqlite, &data, &[("APP__PROFILES__VIDEO__STS", "true")]).await;
+    let parts: [Vec<u8>; 3] = [vec![1u8; 100 * 1024], vec![2u8; 100 * 1024], b"end".to_vec()];
+    let size: usize = parts.iter().map(Vec::len).sum();
+    let token = app.token_for("alice");
+    let c = app
+        .issue(
+            &token,
+            json!({"profile": "video", "filename": "clip.mp4", "content_type": "video/mp4", "size": size}),
+        )
+        .await;
+    let key = c["key"].as_str().unwrap();
+    let oss = Oss::sts(&app, &c["sts"]);
+    let doc = oss
+        .send(
+            "POST",
+            key,
+            &[("uploads", "")],
+            &[("content-type", "video/mp4")],
+            vec![],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let upload_id = element(&doc, "UploadId").to_owned();
+    for (n, part) in ["1", "2", "3"].iter().zip(&parts) {
+        let resp = oss
+            .send(
+                "PUT",
+                key,
+                &[("partNumber", n), ("uploadId", &upload_id)],
+                &[],
+                part.clone(),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let done = oss
+        .send(
+            "POST",
+            key,
+            &[("uploadId", &upload_id)],
+            &[("x-oss-complete-all", "yes")],
+            vec![],
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    let doc = done.text().await.unwrap();
+    assert!(element(&doc, "ETag").ends_with("-3&quot;"), "{doc}");
+
+    let upload_id = c["upload_id"].as_str().unwrap();
+    let confirm = app
+        .post_json(
+            &format!("/v1/uploads/{upload_id}/complete"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(confirm.status(), 200);
+    let answer: Value = confirm.json().await.unwrap();
+    assert_eq!(answer["status"], "completed", "{answer}");
+    let record = app.store().get_upload(upload_id).await.unwrap();
+    assert_eq!(record.size, Some(size as i64));
+    assert!(
+        record.etag.as_deref().is_some_and(|e| e.ends_with("-3")),
+        "{:?}",
+        record.etag
+    );
 }
