@@ -137,6 +137,8 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     if !overrides.contains(&("APP__EMULATOR__ENABLED", "true")) {
         env.extend(NO_BUCKET.map(|(k, v)| (k.to_string(), v.to_string())));
     }
+    // `local` turns STS on against the emulator; tests that want it say so.
+    env.insert("APP__STS__ENABLED".into(), "false".into());
     env.insert("DATABASE_URL".into(), database_url.into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
