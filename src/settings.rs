@@ -597,6 +597,18 @@ mod tests {
     }
 
     #[test]
+    fn a_part_smaller_than_oss_takes_is_refused() {
+        let small = [("APP__PROFILES__VIDEO__PART_SIZE_BYTES", "102399")];
+        let err = Settings::load(&config_dir(), &env(&small)).unwrap_err();
+        assert!(
+            err.to_string().contains("profiles.video.part_size_bytes"),
+            "{err}"
+        );
+        let least = [("APP__PROFILES__VIDEO__PART_SIZE_BYTES", "102400")];
+        assert!(Settings::load(&config_dir(), &env(&least)).is_ok());
+    }
+
+    #[test]
     fn production_refuses_development_secret() {
         let err = Settings::load(&config_dir(), &env(&[("APP_ENV", "production")])).unwrap_err();
         assert!(err.to_string().contains("auth.keys."), "{err}");

@@ -27,6 +27,10 @@ struct ProfileView<'a> {
     expires_secs: i64,
     /// Whether answers carry STS credentials for the one key.
     sts: bool,
+    /// Whether files larger than `part_size_bytes` go up as resumable (multipart) uploads.
+    multipart: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part_size_bytes: Option<u64>,
 }
 
 impl<'a> From<&'a Profile> for ProfileView<'a> {
@@ -39,6 +43,8 @@ impl<'a> From<&'a Profile> for ProfileView<'a> {
             vars: &p.vars,
             expires_secs: p.expires.num_seconds(),
             sts: p.sts(),
+            multipart: p.part_size.is_some(),
+            part_size_bytes: p.part_size,
         }
     }
 }

@@ -25,6 +25,12 @@ pub enum CredentialError {
     SignDateOutOfRange(i64),
     #[error("refusing to sign: OSS would accept the request for {0} minutes after its Date, past the upload credential's expiry; request a new upload")]
     CredentialExpiresTooSoon(i64),
+    #[error("refusing to sign: the upload credential has expired; request a new upload")]
+    CredentialExpired,
+    #[error("refusing to sign: a multipart request carries no callback, so it must name its upload: send the credential's `callback` beside `content`")]
+    CallbackRequired,
+    #[error("refusing to sign: profile {0:?} takes single uploads (see `upload` in the POST /v1/uploads answer); send the file with one PUT, or set `multipart = true` on the profile")]
+    MultipartNotEnabled(String),
     #[error("signing failed: {0}")]
     Signing(String),
 }
@@ -48,6 +54,15 @@ impl From<CredentialError> for ApiError {
             }
             CredentialError::CredentialExpiresTooSoon(_) => {
                 return ApiError::forbidden("credential_expires_too_soon", err.to_string());
+            }
+            CredentialError::CredentialExpired => {
+                return ApiError::forbidden("credential_expired", err.to_string());
+            }
+            CredentialError::CallbackRequired => {
+                return ApiError::forbidden("callback_required", err.to_string());
+            }
+            CredentialError::MultipartNotEnabled(_) => {
+                return ApiError::forbidden("multipart_not_enabled", err.to_string());
             }
             CredentialError::Signing(_) => return ApiError::internal(err),
         };

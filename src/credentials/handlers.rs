@@ -128,7 +128,7 @@ pub async fn sign(
     issuer: web::Data<Issuer>,
     body: Json<SignRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    match issuer.sign_for_sdk(&user.user_id, &body.content, Utc::now()) {
+    match issuer.sign_for_sdk(&user.user_id, &body.content, body.callback.as_deref(), Utc::now()) {
         Ok(signed) => Ok(HttpResponse::Ok().json(signed)),
         Err(err) => {
             tracing::warn!(user_id = %user.user_id, reason = %err, "custom-signer request refused");

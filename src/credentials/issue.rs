@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::key_template::{extension_for, KeyContext, MAX_KEY_BYTES};
-use super::profile::{normalise_content_type, Profile, Profiles, SignatureVersion};
+use super::profile::{normalise_content_type, Profile, Profiles, SignatureVersion, UploadMethod};
 use super::CredentialError;
 use crate::settings::{Settings, SettingsError};
 use crate::signing::{
@@ -76,6 +76,8 @@ pub struct UploadCredential {
     pub max_size: u64,
     pub expires_at: String,
     pub signature_version: SignatureVersion,
+    /// Single upload or resumable (multipart), from the profile and the declared size.
+    pub upload: UploadMethod,
     pub form: PostForm,
     pub callback_param: SdkCallbackParam,
     pub callback_vars: BTreeMap<String, String>,
@@ -248,6 +250,7 @@ impl Issuer {
             max_size: size,
             expires_at: expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             signature_version: profile.signature_version,
+            upload: profile.upload_method(size),
             form,
             callback_param: SdkCallbackParam {
                 callback_url: callback.url.clone(),

@@ -13,7 +13,7 @@ pub use error::CredentialError;
 pub use handlers::IssuanceLimiter;
 pub use issue::{Issuer, UploadCredential, UploadRequest};
 pub use key_template::encode_user_id;
-pub use profile::{Profile, Profiles, SignatureVersion};
+pub use profile::{Profile, Profiles, SignatureVersion, UploadMethod};
 
 use crate::routes::{Endpoint, Routes};
 

@@ -33,6 +33,18 @@ pub struct Profile {
     pub vars: BTreeMap<String, usize>,
     /// Whether issued credentials go into the ledger.
     pub ledger: bool,
+    /// Part size for resumable uploads; `None`: the profile takes single uploads only.
+    pub part_size: Option<u64>,
+}
+
+/// How the app should send a file: the `upload` of `POST /v1/uploads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum UploadMethod {
+    /// One PUT, PostObject form or presigned URL.
+    Single,
+    /// A resumable upload in parts of `part_size` bytes (the last one smaller).
+    Multipart { part_size: u64 },
 }
 
 impl Profile {
@@ -62,6 +74,7 @@ impl Profile {
                 .ok_or_else(|| invalid("callback_body_type", "unsupported".into()))?,
             vars: s.vars.clone(),
             ledger: s.ledger,
+            part_size: s.multipart.then_some(s.part_size_bytes),
         })
     }
 
@@ -73,6 +86,15 @@ impl Profile {
     /// Whether answers carry STS credentials for the one key.
     pub fn sts(&self) -> bool {
         self.settings.sts
+    }
+
+    /// Multipart only where the profile allows it and the file needs more than one part: a
+    /// smaller file is simpler and cheaper as one PUT (ali-oss decides the same way).
+    pub fn upload_method(&self, size: u64) -> UploadMethod {
+        match self.part_size {
+            Some(part_size) if size > part_size => UploadMethod::Multipart { part_size },
+            _ => UploadMethod::Single,
+        }
     }
 
     /// `content_type` is already normalised (lowercase, no parameters).

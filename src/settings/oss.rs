@@ -137,7 +137,23 @@ pub struct ProfileSettings {
     /// What one user may upload under this profile (`[profiles.NAME.quota]`); unset: no limit.
     #[serde(default)]
     pub quota: QuotaSettings,
+    /// Files larger than `part_size_bytes` go up as resumable (multipart) uploads: `POST
+    /// /v1/uploads` says so, and the custom signer signs their initiate, parts, list, complete
+    /// and abort.
+    #[serde(default)]
+    pub multipart: bool,
+    /// Part size told to apps, at least OSS's minimum part (100 KiB).
+    #[serde(default = "default_part_size")]
+    pub part_size_bytes: u64,
 }
+
+fn default_part_size() -> u64 {
+    1024 * 1024
+}
+
+/// OSS refuses a Complete whose non-last part is smaller than 100 KiB, or any part over 5 GiB.
+pub const MIN_PART_SIZE: u64 = 100 * 1024;
+const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Per-user upload quotas of a profile, counted from the uploads table: completed uploads at
 /// their size, pending credentials at their declared size; rejected and abandoned ones not at all.
@@ -303,6 +319,12 @@ impl ProfileSettings {
             return Err(bad(
                 "quota",
                 "quotas count issued credentials in the ledger: remove `ledger = false`",
+            ));
+        }
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size_bytes) {
+            return Err(bad(
+                "part_size_bytes",
+                "OSS parts are 102400 bytes (100 KiB) to 5 GiB",
             ));
         }
         if self.vars.len() > 8 {

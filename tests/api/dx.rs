@@ -148,12 +148,14 @@ async fn apps_read_the_profiles_they_may_upload_to() {
         json!({
             "name": "chat-image", "content_types": ["image/*"], "max_size_bytes": 20971520,
             "signature_version": "v4", "vars": {"caption": 200, "conversation_id": 64},
-            "expires_secs": 1800, "sts": false
+            "expires_secs": 1800, "sts": false, "multipart": false
         })
     );
-    assert!(profiles
-        .iter()
-        .any(|p| p["name"] == "video" && p["signature_version"] == "v1"));
+    // Large videos go up in parts: the app learns the part size here.
+    assert!(profiles.iter().any(|p| p["name"] == "video"
+        && p["signature_version"] == "v1"
+        && p["multipart"] == true
+        && p["part_size_bytes"] == 1048576));
 }
 
 #[tokio::test]

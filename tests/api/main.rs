@@ -7,6 +7,7 @@ mod abuse;
 mod auth;
 mod callback;
 mod credentials;
+mod custom_signer_multipart;
 mod dx;
 mod emulator;
 mod emulator_sts;
