@@ -18,3 +18,4 @@ mod reconcile;
 mod records;
 mod sts;
 mod tcp_proxy;
+mod ui;
