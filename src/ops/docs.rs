@@ -26,7 +26,7 @@ fn redoc_src() -> String {
 /// The contract as JSON. `None` only if the committed file does not parse, which a unit test rules out.
 pub fn spec() -> Option<&'static Value> {
     static SPEC: OnceLock<Option<Value>> = OnceLock::new();
-    SPEC.get_or_init(|| serde_yaml::from_str(OPENAPI_YAML).ok())
+    SPEC.get_or_init(|| serde_norway::from_str(OPENAPI_YAML).ok())
         .as_ref()
 }
 
