@@ -44,7 +44,8 @@ pub async fn openapi_json() -> HttpResponse {
 }
 
 /// Nothing but this origin: the page works offline and a vendored bundle cannot phone home.
-/// Redoc styles with inline `<style>` (styled-components) and searches in a `blob:` worker.
+/// Redoc styles with inline `<style>` (styled-components) and searches in a `blob:` worker; the
+/// logo its sidebar links from cdn.redoc.ly is blocked (the image hides itself).
 const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
