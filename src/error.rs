@@ -239,7 +239,7 @@ mod tests {
     /// The spec's `ErrorCode` enum is exactly [`CODES`].
     #[test]
     fn the_spec_lists_every_code() {
-        let spec: serde_yaml::Value = serde_yaml::from_str(crate::ops::OPENAPI_YAML).unwrap();
+        let spec: serde_norway::Value = serde_norway::from_str(crate::ops::OPENAPI_YAML).unwrap();
         let listed: BTreeSet<&str> = spec["components"]["schemas"]["ErrorCode"]["enum"]
             .as_sequence()
             .expect("components.schemas.ErrorCode.enum")

@@ -32,7 +32,8 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// An error actix answered itself (an extractor's payload error, say) in plain text.
+/// An error actix answered itself (an extractor's payload error, say) in plain text. Our own
+/// answers carry their code (the HTML pages of `/ui` too) and are left as they are.
 fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
     let status = res.status();
     let is_json = res
@@ -40,7 +41,8 @@ fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    (status.is_client_error() || status.is_server_error()) && !is_json
+    let ours = res.response().extensions().get::<ErrorCode>().is_some();
+    (status.is_client_error() || status.is_server_error()) && !is_json && !ours
 }
 
 /// Rewrites such an error into the standard shape, with a code derived from the status.

@@ -105,6 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) -> Vec<(Meth
     crate::credentials::configure(&mut routes);
     crate::reconcile::configure(&mut routes);
     crate::records::configure(&mut routes);
+    crate::ui::configure(&mut routes);
     crate::sts::configure(&mut routes);
     crate::callback::configure(
         &mut routes,

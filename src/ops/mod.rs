@@ -24,7 +24,8 @@ pub fn configure(routes: &mut Routes, serve_metrics: bool) {
         .add(Endpoint::new("/readyz").get_and_head(health::readyz))
         .add(Endpoint::new("/openapi.yaml").get(docs::openapi_yaml))
         .add(Endpoint::new("/openapi.json").get(docs::openapi_json))
-        .add(Endpoint::new("/docs").get_and_head(docs::docs));
+        .add(Endpoint::new("/docs").get_and_head(docs::docs))
+        .add(Endpoint::new(docs::REDOC_ROUTE).get(docs::redoc_js));
     if serve_metrics {
         routes.add(Endpoint::new("/metrics").get(scrape));
     }

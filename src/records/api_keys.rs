@@ -119,6 +119,12 @@ async fn authenticate(req: HttpRequest) -> Result<ApiKey, ApiError> {
             "this route is for backend services with an API key, not app-user tokens",
         ));
     }
+    verify(&req, token).await
+}
+
+/// The key `token` names, if it is known, unrevoked and its secret matches; records its use.
+/// For any way a key arrives (a bearer header, the `/ui` cookie).
+pub async fn verify(req: &HttpRequest, token: &str) -> Result<ApiKey, ApiError> {
     let invalid = || ApiError::unauthorized("invalid_api_key", "unknown, revoked or malformed API key");
     let (id, secret) = parse(token).ok_or_else(invalid)?;
     let store = req

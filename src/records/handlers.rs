@@ -14,7 +14,7 @@ use crate::store::{
     DynStore, PageCursor, ProfileUsage, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion,
 };
 
-fn store_error(err: StoreError) -> ApiError {
+pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::NotFound => ApiError::not_found("upload_not_found", "no such upload"),
         e if e.is_unavailable() => {
@@ -24,12 +24,15 @@ fn store_error(err: StoreError) -> ApiError {
     }
 }
 
-/// One page, newest first, with the cursor of the next one.
-async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit()?;
-    let cursor = q.cursor()?;
+/// One page of `limit` records, newest first, after `cursor`, with the cursor of the next one.
+pub(crate) async fn fetch_page(
+    store: &DynStore,
+    filter: &UploadFilter,
+    cursor: Option<&PageCursor>,
+    limit: u32,
+) -> Result<(Vec<UploadRecord>, Option<String>), ApiError> {
     let rows = store
-        .query_uploads(&filter, cursor.as_ref(), limit)
+        .query_uploads(filter, cursor, limit)
         .await
         .map_err(store_error)?;
     let next_cursor = match rows.last() {
@@ -39,6 +42,14 @@ async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Resul
         })),
         _ => None,
     };
+    Ok((rows, next_cursor))
+}
+
+/// One page as the query asks for it.
+async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit()?;
+    let cursor = q.cursor()?;
+    let (rows, next_cursor) = fetch_page(store, &filter, cursor.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(Page {
         items: &rows,
         next_cursor,

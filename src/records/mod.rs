@@ -6,6 +6,8 @@ mod handlers;
 mod query;
 
 pub use api_keys::{ApiKey, UsageTracker};
+pub(crate) use handlers::{fetch_page, store_error};
+pub(crate) use query::{RecordsQuery, RecordsRoute};
 
 use crate::routes::{Endpoint, Routes};
 

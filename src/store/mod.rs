@@ -7,6 +7,7 @@
 mod api_keys;
 pub mod health;
 mod limits;
+mod migrations;
 mod postgres;
 mod records;
 mod sqlite;

@@ -14,7 +14,7 @@ on_both_stores!(records_carry_and_filter_by_username);
 #[test]
 fn every_registered_route_is_in_the_contract() {
     let settings = test_settings("sqlite://unused.db", &[]);
-    let spec: Value = serde_yaml::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
+    let spec: Value = serde_norway::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
     let table = upload_signer::routes::table(&settings);
     assert!(table.len() >= 25, "{table:?}");
     let undocumented: Vec<String> = table

@@ -20,3 +20,4 @@ mod reconcile;
 mod records;
 mod sts;
 mod tcp_proxy;
+mod ui;

@@ -70,7 +70,11 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/postgres").run(&self.pool).await?;
+        super::migrations::POSTGRES
+            .migrator()
+            .await?
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -60,7 +60,11 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?;
+        super::migrations::SQLITE
+            .migrator()
+            .await?
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
