@@ -1,6 +1,6 @@
 //! The contract, served: `/openapi.yaml` (the committed file, byte for byte), `/openapi.json`,
 //! and `/docs`, the API reference: a pinned Redoc bundle vendored into the binary
-//! (`vendor/redoc`, fetched by `scripts/vendor-redoc`), so the page needs no CDN and no network.
+//! (`src/ops/redoc`, fetched by `.ci/vendor-redoc`), so the page needs no CDN and no network.
 
 use std::sync::OnceLock;
 
@@ -11,9 +11,9 @@ use serde_json::Value;
 /// The committed contract: the same bytes CI fuzzes the server against.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
-/// Redoc's standalone bundle, as `vendor/redoc/SHA256SUMS` records it.
-const REDOC_JS: &[u8] = include_bytes!("../../vendor/redoc/redoc.standalone.js");
-const REDOC_VERSION: &str = include_str!("../../vendor/redoc/VERSION");
+/// Redoc's standalone bundle, as `src/ops/redoc/SHA256SUMS` records it.
+const REDOC_JS: &[u8] = include_bytes!("redoc/redoc.standalone.js");
+const REDOC_VERSION: &str = include_str!("redoc/VERSION");
 
 /// The bundle's route.
 pub const REDOC_ROUTE: &str = "/docs/redoc.standalone.js";
@@ -99,10 +99,10 @@ mod tests {
         assert!(spec["paths"]["/v1/uploads"]["post"].is_object());
     }
 
-    /// The embedded bundle is the one `scripts/vendor-redoc` recorded, not an edited copy.
+    /// The embedded bundle is the one `.ci/vendor-redoc` recorded, not an edited copy.
     #[test]
     fn the_embedded_bundle_matches_its_recorded_checksum() {
-        let sums = include_str!("../../vendor/redoc/SHA256SUMS");
+        let sums = include_str!("redoc/SHA256SUMS");
         let recorded = sums
             .lines()
             .find_map(|l| l.strip_suffix("  redoc.standalone.js"))
