@@ -26,3 +26,4 @@ pub mod store;
 pub mod sts;
 pub mod tasks;
 pub mod telemetry;
+pub mod webhooks;

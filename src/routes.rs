@@ -106,6 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) -> Vec<(Meth
     crate::reconcile::configure(&mut routes);
     crate::records::configure(&mut routes);
     crate::sts::configure(&mut routes);
+    crate::webhooks::configure(&mut routes);
     crate::callback::configure(
         &mut routes,
         &settings.callback.path,

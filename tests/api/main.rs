@@ -18,3 +18,5 @@ mod reconcile;
 mod records;
 mod sts;
 mod tcp_proxy;
+mod webhook_receiver;
+mod webhooks;

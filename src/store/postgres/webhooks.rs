@@ -1,0 +1,7 @@
+use super::PostgresStore;
+
+crate::store::webhooks::sql::impl_webhook_store!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    "FOR UPDATE OF w SKIP LOCKED"
+);

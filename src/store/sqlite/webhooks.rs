@@ -1,0 +1,3 @@
+use super::SqliteStore;
+
+crate::store::webhooks::sql::impl_webhook_store!(SqliteStore, sqlx::sqlite::SqliteRow, "");
