@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::manage::{self, ManageError, Selection};
 use super::signature::generate_secret;
 use super::target::{self, TargetError, TargetPolicy};
 use crate::error::ApiError;
@@ -14,8 +15,6 @@ use crate::store::webhooks::{EventType, WebhookEndpoint};
 use crate::store::{DynStore, StoreError};
 
 const SCOPE: &str = "uploads:admin";
-/// Events one range replay may cover.
-const MAX_REPLAY: u32 = 10_000;
 /// Longest overlap of an old secret after a rotation.
 const MAX_OVERLAP_SECS: u64 = 7 * 86_400;
 const DEFAULT_OVERLAP_SECS: u64 = 86_400;
@@ -31,6 +30,15 @@ fn store_error(err: StoreError) -> ApiError {
             ApiError::service_unavailable("database_unavailable", "the database is unreachable")
         }
         e => ApiError::internal(e),
+    }
+}
+
+fn manage_error(err: ManageError) -> ApiError {
+    match err {
+        ManageError::EndpointNotFound => store_error(StoreError::NotFound),
+        ManageError::EventNotFound => ApiError::not_found("webhook_event_not_found", err.to_string()),
+        ManageError::InvalidRange(m) => ApiError::bad_request("invalid_range", m),
+        ManageError::Store(e) => store_error(e),
     }
 }
 
@@ -201,17 +209,8 @@ pub async fn update(
     if let Some(profiles) = body.profiles {
         endpoint.profiles = checked_profiles(profiles, &settings)?;
     }
-    match body.enabled {
-        Some(true) if !endpoint.enabled => {
-            endpoint.enabled = true;
-            endpoint.disabled_reason = None;
-            endpoint.failing_since = None;
-        }
-        Some(false) if endpoint.enabled => {
-            endpoint.enabled = false;
-            endpoint.disabled_reason = Some("disabled through the API".into());
-        }
-        _ => {}
+    if let Some(enabled) = body.enabled {
+        manage::set_enabled(&mut endpoint, enabled, "through the API");
     }
     endpoint.updated_at = Utc::now();
     store.update_endpoint(&endpoint).await.map_err(store_error)?;
@@ -316,8 +315,7 @@ struct Replayed {
     replayed: u64,
 }
 
-/// Sends one event again, or every event of a time range the endpoint subscribes to, with the
-/// same event ids (receivers deduplicate on `webhook-id`).
+/// Sends one event again, or every subscribed event of a time range, with the same event ids.
 pub async fn replay(
     key: ApiKey,
     store: web::Data<DynStore>,
@@ -325,52 +323,20 @@ pub async fn replay(
     body: Json<Replay>,
 ) -> Result<HttpResponse, ApiError> {
     key.require(SCOPE)?;
-    let endpoint = store.get_endpoint(&id).await.map_err(store_error)?;
-    let ids = match body.into_inner() {
+    let selection = match body.into_inner() {
         Replay {
             event_id: Some(event_id),
             since: None,
             until: None,
-        } => {
-            let event = store.get_event(&event_id).await.map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found(
-                    "webhook_event_not_found",
-                    "no such event; event ids are the webhook-id header of deliveries",
-                ),
-                e => store_error(e),
-            })?;
-            vec![event.id]
-        }
+        } => Selection::Event(event_id),
         Replay {
             event_id: None,
             since: Some(since),
             until,
-        } => {
-            let until = until.unwrap_or_else(Utc::now);
-            if until <= since {
-                return Err(ApiError::bad_request(
-                    "invalid_range",
-                    "until must be after since",
-                ));
-            }
-            let events = store
-                .events_between(since, until, MAX_REPLAY + 1)
-                .await
-                .map_err(store_error)?;
-            if events.len() > MAX_REPLAY as usize {
-                return Err(ApiError::bad_request(
-                    "invalid_range",
-                    format!("the range holds more than {MAX_REPLAY} events; replay a shorter one"),
-                ));
-            }
-            let mut subscribed = endpoint.clone();
-            subscribed.enabled = true;
-            events
-                .into_iter()
-                .filter(|e| subscribed.wants(e))
-                .map(|e| e.id)
-                .collect()
-        }
+        } => Selection::Range {
+            since,
+            until: until.unwrap_or_else(Utc::now),
+        },
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_request",
@@ -378,12 +344,10 @@ pub async fn replay(
             ))
         }
     };
-    let replayed = store
-        .replay(&endpoint.id, &ids, Utc::now())
+    let replayed = manage::replay(&store, &id, selection)
         .await
-        .map_err(store_error)?;
-    tracing::info!(endpoint_id = %endpoint.id, events = ids.len(), "webhook events replayed");
+        .map_err(manage_error)?;
     Ok(HttpResponse::Accepted().json(Replayed {
-        replayed: ids.len().min(replayed as usize) as u64,
+        replayed: replayed as u64,
     }))
 }

@@ -3,6 +3,7 @@
 //! writes with every record change, at least once, retried for about three days.
 
 mod handlers;
+pub mod manage;
 pub mod metrics;
 pub mod schedule;
 mod sender;

@@ -34,7 +34,11 @@ pub(crate) struct Service {
 }
 
 /// The binary with the environment an operator would give it; `extra` wins.
-fn command(dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
+pub(crate) fn command(
+    dir: &std::path::Path,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"));
     command
         .current_dir(dir)

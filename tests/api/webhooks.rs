@@ -449,6 +449,35 @@ async fn a_receiver_down_across_a_restart_gets_every_event() {
         .collect();
     got.sort();
     assert_eq!(got, uploads);
+
+    // The CLI: a range replay sends every event again (same ids); a disabled endpoint says so.
+    let cli = |args: &[&str]| {
+        let mut command = crate::faults::command(dir.path(), &db, &[]);
+        command.args(args).output()
+    };
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let out = cli(&[
+        "webhooks",
+        "replay",
+        endpoint_id,
+        "--since",
+        "2020-01-01T00:00:00Z",
+    ])
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("5 events"));
+    let again = receiver.wait_for(30, |r| r.len() >= 2 * uploads.len()).await;
+    let first_ids: std::collections::HashSet<&str> = received.iter().map(|d| d.id.as_str()).collect();
+    assert!(again[uploads.len()..]
+        .iter()
+        .all(|d| first_ids.contains(d.id.as_str())));
+    let out = cli(&["webhooks", "disable", endpoint_id]).await.unwrap();
+    assert!(out.status.success());
+    let out = cli(&["webhooks", "list"]).await.unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["enabled"], false);
+    assert_eq!(listed["disabled_reason"], "disabled from the command line");
     service.sigterm().await;
     receiver.stop().await;
 }

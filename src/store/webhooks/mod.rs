@@ -47,8 +47,8 @@ impl WebhookEndpoint {
     /// Whether this endpoint wants `event` (an enabled endpoint with matching filters).
     pub fn wants(&self, event: &EventSummary) -> bool {
         self.enabled
-            && (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
-            && (self.profiles.is_empty() || self.profiles.iter().any(|p| *p == event.profile))
+            && (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
+            && (self.profiles.is_empty() || self.profiles.contains(&event.profile))
     }
 }
 
