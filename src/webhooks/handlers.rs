@@ -94,13 +94,13 @@ fn dedup(mut items: Vec<String>) -> Vec<String> {
 }
 
 fn checked_description(d: String) -> Result<String, ApiError> {
-    match d.chars().count() {
-        0..=200 => Ok(d),
-        _ => Err(ApiError::unprocessable(
+    if d.chars().count() > 200 || d.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
             "invalid_request",
-            "description is at most 200 characters",
-        )),
+            "description is at most 200 characters, without control characters",
+        ));
     }
+    Ok(d)
 }
 
 #[derive(Deserialize)]

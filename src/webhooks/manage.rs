@@ -44,6 +44,10 @@ pub enum Selection {
 pub async fn replay(store: &DynStore, endpoint_id: &str, selection: Selection) -> Result<usize, ManageError> {
     let endpoint = store.get_endpoint(endpoint_id).await.map_err(endpoint_error)?;
     let ids = match selection {
+        // Never an event id (Postgres cannot even compare text holding NUL): no query needed.
+        Selection::Event(id) if !id.starts_with("evt_") || id.contains('\0') => {
+            return Err(ManageError::EventNotFound)
+        }
         Selection::Event(id) => {
             let event = store.get_event(&id).await.map_err(|e| match e {
                 StoreError::NotFound => ManageError::EventNotFound,
