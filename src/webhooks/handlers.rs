@@ -36,7 +36,8 @@ fn store_error(err: StoreError) -> ApiError {
 fn manage_error(err: ManageError) -> ApiError {
     match err {
         ManageError::EndpointNotFound => store_error(StoreError::NotFound),
-        ManageError::EventNotFound => ApiError::not_found("webhook_event_not_found", err.to_string()),
+        // The endpoint exists; the body names something that does not: 422, not 404.
+        ManageError::EventNotFound => ApiError::unprocessable("webhook_event_not_found", err.to_string()),
         ManageError::InvalidRange(m) => ApiError::bad_request("invalid_range", m),
         ManageError::Store(e) => store_error(e),
     }
@@ -228,7 +229,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
     /// How long the previous secret keeps signing too (default a day, at most 7 days; 0: not at all).
@@ -246,14 +247,10 @@ pub async fn rotate(
     key: ApiKey,
     store: web::Data<DynStore>,
     id: web::Path<String>,
-    body: Option<Json<Rotate>>,
+    body: Json<Rotate>,
 ) -> Result<HttpResponse, ApiError> {
     key.require(SCOPE)?;
-    let overlap = body
-        .map(|b| b.into_inner())
-        .unwrap_or_default()
-        .overlap_secs
-        .unwrap_or(DEFAULT_OVERLAP_SECS);
+    let overlap = body.overlap_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if overlap > MAX_OVERLAP_SECS {
         return Err(ApiError::unprocessable(
             "invalid_request",

@@ -205,7 +205,7 @@ async fn a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id(k
             &json!({"event_id": "evt_nope"}),
         )
         .await;
-    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.status(), 422);
     assert_eq!(error_code(missing).await, "webhook_event_not_found");
 
     // Disabled: nothing is sent; deleted: gone.
