@@ -89,13 +89,13 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let ledger_data = web::Data::new(Ledger::start(health.clone(), spool.clone(), &tasks));
         let oss = Arc::new(OssClient::from_settings(&settings)?);
-        let completion = Arc::new(Completion {
-            health: health.clone(),
-            spool: spool.clone(),
-            profiles: settings.profiles.clone(),
-            delete_rejected: settings.reconcile.delete_rejected.then(|| oss.clone()),
-            tasks: tasks.clone(),
-        });
+        let completion = Arc::new(Completion::new(
+            &settings,
+            health.clone(),
+            spool.clone(),
+            oss.clone(),
+            tasks.clone(),
+        ));
         let settler = Arc::new(Settler::new(store.clone(), oss, completion.clone()));
         if settings.reconcile.enabled {
             let reconciler = Reconciler::from_settings(&settings, settler.clone());

@@ -1,5 +1,6 @@
-//! The few OSS calls the service makes itself: HeadObject to confirm an upload, DeleteObject to
-//! remove one that breaks its profile. Signed with V4 headers (`signing::v4`).
+//! The few OSS calls the service makes itself: HeadObject to confirm an upload, a ranged
+//! GetObject to check its first bytes, DeleteObject to remove one that breaks its profile.
+//! Signed with V4 headers (`signing::v4`).
 
 use std::time::Duration;
 
@@ -116,6 +117,43 @@ impl OssClient {
         }
     }
 
+    /// The object's first `limit` bytes (a ranged GET); `None` when the object does not exist.
+    /// Reads no further than `limit` even when a server ignores the range and sends it all.
+    pub async fn first_bytes(
+        &self,
+        profile: &ProfileSettings,
+        key: &str,
+        limit: u64,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, OssError> {
+        let mut response = self
+            .signed(reqwest::Method::GET, profile, key)?
+            .header("Range", format!("bytes=0-{}", limit.saturating_sub(1)))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| OssError::Unreachable(e.to_string()))?;
+        match response.status().as_u16() {
+            200 | 206 => {
+                let mut head = Vec::new();
+                while (head.len() as u64) < limit {
+                    match response
+                        .chunk()
+                        .await
+                        .map_err(|e| OssError::Unreachable(e.to_string()))?
+                    {
+                        Some(chunk) => head.extend_from_slice(&chunk),
+                        None => break,
+                    }
+                }
+                head.truncate(limit as usize);
+                Ok(Some(head))
+            }
+            404 => Ok(None),
+            status => Err(refused(status, &response.text().await.unwrap_or_default())),
+        }
+    }
+
     pub async fn delete(&self, profile: &ProfileSettings, key: &str) -> Result<(), OssError> {
         let response = self
             .signed(reqwest::Method::DELETE, profile, key)?
@@ -124,16 +162,18 @@ impl OssClient {
             .map_err(|e| OssError::Unreachable(e.to_string()))?;
         match response.status().as_u16() {
             200..=299 | 404 => Ok(()),
-            status => {
-                let body = response.text().await.unwrap_or_default();
-                let code = body
-                    .split("<Code>")
-                    .nth(1)
-                    .and_then(|rest| rest.split("</Code>").next())
-                    .unwrap_or("unknown")
-                    .to_string();
-                Err(OssError::Refused { status, code })
-            }
+            status => Err(refused(status, &response.text().await.unwrap_or_default())),
         }
     }
+}
+
+/// An OSS error answer, with the `<Code>` of its XML body.
+fn refused(status: u16, body: &str) -> OssError {
+    let code = body
+        .split("<Code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Code>").next())
+        .unwrap_or("unknown")
+        .to_string();
+    OssError::Refused { status, code }
 }

@@ -3,12 +3,13 @@
 //! breaks its profile and deletion is configured, and build the answer the app receives.
 
 pub mod answer;
+pub mod content_check;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clients::OssClient;
-use crate::settings::ProfileSettings;
+use crate::settings::{ProfileSettings, Settings};
 use crate::spool::{Spool, SpoolEntry};
 use crate::store::{
     CompletedUpload, DbHealth, Recorded, StoreError, UploadRecord, UploadSource, UploadStatus,
@@ -56,23 +57,46 @@ pub enum CompletionError {
 }
 
 pub struct Completion {
-    pub health: Arc<DbHealth>,
-    pub spool: Arc<Spool>,
-    pub profiles: BTreeMap<String, ProfileSettings>,
-    /// Set when objects that break their profile are deleted from the bucket.
-    pub delete_rejected: Option<Arc<OssClient>>,
-    pub tasks: BackgroundTasks,
+    health: Arc<DbHealth>,
+    spool: Arc<Spool>,
+    profiles: BTreeMap<String, ProfileSettings>,
+    /// Reads uploaded objects' first bytes and deletes rejected ones.
+    oss: Arc<OssClient>,
+    /// Delete objects that break their profile from the bucket.
+    delete_rejected: bool,
+    tasks: BackgroundTasks,
 }
 
+/// How long the content check waits for OSS: OSS itself waits for the callback's answer.
+const CONTENT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Completion {
+    pub fn new(
+        settings: &Settings,
+        health: Arc<DbHealth>,
+        spool: Arc<Spool>,
+        oss: Arc<OssClient>,
+        tasks: BackgroundTasks,
+    ) -> Completion {
+        Completion {
+            health,
+            spool,
+            profiles: settings.profiles.clone(),
+            oss,
+            delete_rejected: settings.reconcile.delete_rejected,
+            tasks,
+        }
+    }
+
+    pub fn profiles(&self) -> &BTreeMap<String, ProfileSettings> {
+        &self.profiles
+    }
+
     /// Records the upload exactly once, after the post-upload checks: PostObject policies enforce
-    /// size and type, a presigned PUT or an STS upload does not, so an object that breaks its
-    /// profile is recorded `rejected` with the reason.
+    /// size and type, a presigned PUT or an STS upload does not, and nothing but the bytes tells
+    /// what they are, so an object that breaks its profile is recorded `rejected` with the reason.
     pub async fn record(&self, mut upload: CompletedUpload) -> Result<Completed, CompletionError> {
-        upload.rejected = self
-            .profiles
-            .get(&upload.profile)
-            .and_then(|p| p.violation(upload.size, upload.mime_type.as_deref()));
+        upload.rejected = self.violation(&upload).await;
         let store = self.health.store();
         let (outcome, record) = match self.health.write(store.record_completed(&upload)).await {
             Ok(Recorded::Created(record)) if record.status == UploadStatus::Rejected => {
@@ -122,6 +146,34 @@ impl Completion {
         Ok(Completed { outcome, record })
     }
 
+    async fn violation(&self, upload: &CompletedUpload) -> Option<String> {
+        let profile = self.profiles.get(&upload.profile)?;
+        let declared = upload.mime_type.as_deref();
+        if let Some(reason) = profile.violation(upload.size, declared) {
+            return Some(reason);
+        }
+        let declared = declared.filter(|_| profile.check_content)?;
+        match self
+            .oss
+            .first_bytes(
+                profile,
+                &upload.key,
+                content_check::SNIFF_BYTES,
+                CONTENT_READ_TIMEOUT,
+            )
+            .await
+        {
+            Ok(Some(head)) => content_check::contradiction(declared, &head),
+            // Gone already (deleted, or a late repeat): nothing left to serve, nothing to judge.
+            Ok(None) => None,
+            Err(e) => {
+                // Recorded unchecked rather than lost: OSS calls back once.
+                tracing::warn!(upload_id = %upload.upload_id, error = %e, "could not read the object to check its content");
+                None
+            }
+        }
+    }
+
     /// The JSON the app receives (OSS relays it as the callback result).
     pub fn answer(&self, record: &UploadRecord) -> String {
         answer::body(record, answer::object_url(&self.profiles, record))
@@ -141,7 +193,7 @@ impl Completion {
     fn deletion(&self, record: &UploadRecord) -> impl std::future::Future<Output = ()> + Send + 'static {
         let target = self
             .delete_rejected
-            .clone()
+            .then(|| self.oss.clone())
             .zip(self.profiles.get(&record.profile).cloned());
         let (key, upload_id) = (record.key.clone(), record.upload_id.clone());
         async move {

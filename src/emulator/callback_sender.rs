@@ -23,7 +23,7 @@ pub struct UploadFacts<'a> {
     pub object: &'a ObjectMeta,
     pub client_ip: &'a str,
     pub request_id: &'a str,
-    /// `PutObject` or `PostObject`.
+    /// `PutObject`, `PostObject` or `CompleteMultipartUpload`.
     pub operation: &'a str,
     pub vars: &'a CallbackVars,
 }
@@ -171,6 +171,7 @@ mod tests {
             }),
             last_modified: chrono::Utc::now(),
             user_meta: vec![],
+            object_type: "Normal".into(),
         }
     }
 

@@ -50,7 +50,7 @@ impl CallbackKey {
 }
 
 /// Written owner-only where the platform has permissions.
-fn write_private(path: &Path, pem: &[u8]) -> io::Result<()> {
+pub(super) fn write_private(path: &Path, pem: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -1,6 +1,7 @@
 //! A local stand-in for Alibaba Cloud OSS, for development and tests: PostObject forms, presigned
-//! and header-signed PUT/GET/HEAD/DELETE, OSS's XML errors, objects kept on disk, and upload
-//! callbacks signed with RSA exactly as OSS signs them.
+//! and header-signed PUT/GET/HEAD/DELETE, multipart uploads, OSS's XML errors, objects kept on
+//! disk, upload callbacks signed with RSA exactly as OSS signs them, and STS: `AssumeRole` on the
+//! same port, whose temporary credentials are confined by their session policy.
 //!
 //! It talks to the rest of the service only as OSS does, over HTTP: it imports `signing` (the
 //! same verifiers the issuing side's signatures are pinned against), `settings`, and nothing of
@@ -12,10 +13,16 @@ mod callback_sender;
 mod errors;
 mod image_info;
 mod keys;
+mod multipart;
 mod object_ops;
 mod objects;
 mod post_object;
+mod ram;
+mod range;
 mod server;
+mod sts;
+mod sts_token;
+mod uploads;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -41,12 +48,17 @@ pub(crate) struct EmulatorState {
     objects: ObjectStore,
     key: Arc<CallbackKey>,
     sender: CallbackSender,
+    sts: sts::StsService,
 }
 
 impl EmulatorState {
-    /// The secret of an access key id, as the signing verifiers ask for it.
+    /// The secret of an access key id, as the signing verifiers ask for it: the OSS key's, or a
+    /// minted `STS.` key's (whose token `sts::authorize` checks once the signature matched).
     fn secret_for(&self, access_key_id: &str) -> Option<String> {
-        (access_key_id == self.access_key_id).then(|| self.secret.expose_secret().to_owned())
+        if access_key_id == self.access_key_id {
+            return Some(self.secret.expose_secret().to_owned());
+        }
+        self.sts.secret_for(access_key_id)
     }
 }
 
@@ -77,12 +89,22 @@ impl Emulator {
         );
         let sender = CallbackSender::new(key.clone(), &format!("http://{addr}{PUBLIC_KEY_PATH}"))
             .context("building the emulator's callback client")?;
+        let secret = settings.oss_secret()?.value;
+        // Who may call AssumeRole: the `[sts]` caller's key (whatever `sts.enabled` says, so a
+        // second process can use this emulator's STS) and the account's OSS key.
+        let mut callers = vec![(settings.oss.access_key_id.clone(), secret.clone())];
+        if let Ok(sts_secret) = settings.sts.secret(settings.env) {
+            callers.push((settings.sts.access_key_id.clone(), sts_secret.value));
+        }
+        let sts_key =
+            sts_token::StsKey::load_or_create(&cfg.data_dir).context("loading the emulator's STS key")?;
         let state = EmulatorState {
             access_key_id: settings.oss.access_key_id.clone(),
-            secret: settings.oss_secret()?.value,
+            secret,
             objects,
             key,
             sender,
+            sts: sts::StsService::new(sts_key, callers),
         };
         Ok(Emulator {
             listener,

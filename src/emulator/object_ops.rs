@@ -6,7 +6,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::callback_sender::UploadFacts;
 use super::errors::{error_xml, OssError};
@@ -70,7 +70,6 @@ pub(crate) async fn put(
     ctx: &RequestCtx,
     verified: &VerifiedRequest,
 ) -> Result<HttpResponse, OssError> {
-    let bucket = verified.bucket.clone().unwrap_or_default();
     if !is_valid_key(&verified.key) {
         return Err(OssError::new(
             StatusCode::BAD_REQUEST,
@@ -83,6 +82,43 @@ pub(crate) async fn put(
         header(req, "x-oss-callback").or_else(|| signing::query_value(&query, "callback")),
         header(req, "x-oss-callback-var").or_else(|| signing::query_value(&query, "callback-var")),
     )?;
+    let object = new_object(req, verified);
+    let mut writer = state.objects.writer().await.map_err(internal)?;
+    if let Err(e) = receive(&mut writer, payload, MAX_OBJECT_BYTES).await {
+        writer.abort().await;
+        return Err(e);
+    }
+    let upload = writer.finish().await.map_err(internal)?;
+    if let Some(expected) = header(req, "content-md5") {
+        if expected.trim() != upload.content_md5 {
+            upload.discard().await;
+            return Err(invalid_digest());
+        }
+    }
+    stored(
+        state,
+        ctx,
+        upload,
+        object,
+        callback,
+        &vars,
+        "PutObject",
+        StatusCode::OK,
+        None,
+    )
+    .await
+}
+
+pub(crate) fn invalid_digest() -> OssError {
+    OssError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidDigest",
+        "The Content-MD5 you specified is not valid.",
+    )
+}
+
+/// What PutObject and InitiateMultipartUpload headers say about the object.
+pub(crate) fn new_object(req: &HttpRequest, verified: &VerifiedRequest) -> NewObject {
     let content_type = header(req, "content-type")
         .filter(|c| !c.is_empty())
         .unwrap_or("application/octet-stream")
@@ -93,46 +129,19 @@ pub(crate) async fn put(
         .filter(|(k, _)| k.as_str().starts_with("x-oss-meta-"))
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-
-    let mut writer = state.objects.writer().await.map_err(internal)?;
-    if let Err(e) = receive(&mut writer, payload, MAX_OBJECT_BYTES).await {
-        writer.abort().await;
-        return Err(e);
-    }
-    let upload = writer.finish().await.map_err(internal)?;
-    if let Some(expected) = header(req, "content-md5") {
-        if expected.trim() != upload.content_md5 {
-            upload.discard().await;
-            return Err(OssError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidDigest",
-                "The Content-MD5 you specified is not valid.",
-            ));
-        }
-    }
-    let object = NewObject {
-        bucket,
+    NewObject {
+        bucket: verified.bucket.clone().unwrap_or_default(),
         key: verified.key.clone(),
         content_type,
         user_meta,
         forbid_overwrite: header(req, "x-oss-forbid-overwrite")
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-    };
-    stored(
-        state,
-        ctx,
-        upload,
-        object,
-        callback,
-        &vars,
-        "PutObject",
-        StatusCode::OK,
-    )
-    .await
+    }
 }
 
-/// Commits an upload and answers: `plain_status` without a callback; with one, 200 and the
-/// callback's JSON answer, or 203 `CallbackFailed` (the object stays stored, as in OSS).
+/// Commits an upload and answers: `plain_status` (with `plain_xml` as body, if any) without a
+/// callback; with one, 200 and the callback's JSON answer, or 203 `CallbackFailed` (the object
+/// stays stored, as in OSS).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn stored(
     state: &EmulatorState,
@@ -143,6 +152,7 @@ pub(crate) async fn stored(
     vars: &CallbackVars,
     operation: &str,
     plain_status: StatusCode,
+    plain_xml: Option<String>,
 ) -> Result<HttpResponse, OssError> {
     let meta = state
         .objects
@@ -158,7 +168,12 @@ pub(crate) async fn stored(
         })?;
     tracing::info!(bucket = %meta.bucket, size = meta.size, operation, "emulator: object stored");
     let Some(param) = callback else {
-        return Ok(with_object_headers(&mut HttpResponse::build(plain_status), &meta).finish());
+        let mut plain = HttpResponse::build(plain_status);
+        with_object_headers(&mut plain, &meta);
+        return Ok(match plain_xml {
+            Some(doc) => plain.content_type("application/xml").body(doc),
+            None => plain.finish(),
+        });
     };
     let facts = UploadFacts {
         object: &meta,
@@ -194,8 +209,12 @@ pub(crate) fn with_object_headers<'a>(
 ) -> &'a mut HttpResponseBuilder {
     builder
         .insert_header(("ETag", format!("\"{}\"", meta.etag)))
-        .insert_header(("x-oss-hash-crc64ecma", meta.crc64.to_string()))
-        .insert_header(("Content-MD5", meta.content_md5.clone()))
+        .insert_header(("x-oss-hash-crc64ecma", meta.crc64.to_string()));
+    // A multipart object has none.
+    if !meta.content_md5.is_empty() {
+        builder.insert_header(("Content-MD5", meta.content_md5.clone()));
+    }
+    builder
 }
 
 pub(crate) async fn get(
@@ -212,24 +231,42 @@ pub(crate) async fn get(
     else {
         return Err(OssError::no_such_key());
     };
-    let mut response = HttpResponse::Ok();
+    let range = super::range::requested(
+        req.headers().get("range").and_then(|v| v.to_str().ok()),
+        meta.size,
+    );
+    let mut response = match range {
+        Some(_) => HttpResponse::PartialContent(),
+        None => HttpResponse::Ok(),
+    };
+    if let Some((start, end)) = range {
+        response.insert_header(("Content-Range", format!("bytes {start}-{end}/{}", meta.size)));
+    }
     with_object_headers(&mut response, &meta)
+        .insert_header(("Accept-Ranges", "bytes"))
         .content_type(meta.content_type.as_str())
         .insert_header((
             "Last-Modified",
             meta.last_modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
         ))
-        .insert_header(("x-oss-object-type", "Normal"))
+        .insert_header(("x-oss-object-type", meta.object_type.as_str()))
         .insert_header(("x-oss-storage-class", "Standard"));
     for (name, value) in &meta.user_meta {
         response.insert_header((name.as_str(), value.as_str()));
     }
+    let (start, length) = range.map_or((0, meta.size), |(start, end)| (start, end - start + 1));
     if req.method() == Method::HEAD {
         // Only the length is sent for HEAD; actix writes no body bytes.
         let nothing = futures_util::stream::empty::<Result<Bytes, std::io::Error>>();
-        return Ok(response.body(SizedStream::new(meta.size, nothing)));
+        return Ok(response.body(SizedStream::new(length, nothing)));
     }
-    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+    let mut file = file;
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(internal)?;
+    }
+    let chunks = futures_util::stream::unfold(Some(file.take(length)), |file| async move {
         let mut file = file?;
         let mut buf = vec![0u8; 64 * 1024];
         match file.read(&mut buf).await {
@@ -241,7 +278,7 @@ pub(crate) async fn get(
             Err(e) => Some((Err(e), None)),
         }
     });
-    Ok(response.body(SizedStream::new(meta.size, Box::pin(chunks))))
+    Ok(response.body(SizedStream::new(length, Box::pin(chunks))))
 }
 
 pub(crate) async fn delete(

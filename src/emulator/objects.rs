@@ -38,6 +38,13 @@ pub struct ObjectMeta {
     /// `x-oss-meta-*` headers or form fields, names lowercased.
     #[serde(default)]
     pub user_meta: Vec<(String, String)>,
+    /// `Normal`, or `Multipart` for an object made by CompleteMultipartUpload.
+    #[serde(default = "normal")]
+    pub object_type: String,
+}
+
+fn normal() -> String {
+    "Normal".to_owned()
 }
 
 /// OSS bucket names: 3 to 63 of `[a-z0-9-]`, not starting or ending with `-`.
@@ -57,7 +64,7 @@ pub fn is_valid_key(key: &str) -> bool {
 
 #[derive(Debug, Clone)]
 pub struct ObjectStore {
-    root: PathBuf,
+    pub(super) root: PathBuf,
     commit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -84,7 +91,7 @@ impl ObjectStore {
         (dir.join(format!("{name}.data")), dir.join(format!("{name}.json")))
     }
 
-    fn temp_path(&self) -> PathBuf {
+    pub(super) fn temp_path(&self) -> PathBuf {
         self.root
             .join("tmp")
             .join(uuid::Uuid::new_v4().simple().to_string())
@@ -128,6 +135,7 @@ impl ObjectStore {
             image: upload.image,
             last_modified: Utc::now(),
             user_meta: meta.user_meta,
+            object_type: upload.object_type.to_owned(),
         };
         let json = serde_json::to_vec_pretty(&stored).map_err(io::Error::other)?;
         let meta_tmp = self.temp_path();
@@ -228,6 +236,7 @@ impl ObjectWriter {
             content_md5: STANDARD.encode(md5),
             crc64: self.crc.finalize(),
             image: image_info::sniff(&self.head),
+            object_type: "Normal",
         })
     }
 
@@ -247,11 +256,18 @@ pub struct FinishedUpload {
     pub content_md5: String,
     pub crc64: u64,
     pub image: Option<ImageInfo>,
+    /// What `x-oss-object-type` will say.
+    pub object_type: &'static str,
 }
 
 impl FinishedUpload {
     pub async fn discard(self) {
         let _ = tokio::fs::remove_file(&self.path).await;
+    }
+
+    /// Moves the bytes to `to` (a multipart part's place), keeping nothing in `tmp/`.
+    pub async fn persist(self, to: &Path) -> io::Result<()> {
+        tokio::fs::rename(&self.path, to).await
     }
 }
 

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use super::errors::{xml_escape, OssError};
 use super::object_ops::{self, internal, MAX_OBJECT_BYTES};
 use super::objects::{is_valid_key, NewObject};
+use super::ram::Action;
 use super::server::RequestCtx;
 use super::EmulatorState;
 use crate::signing::callback::CallbackVars;
@@ -119,6 +120,19 @@ pub(crate) async fn handle(
             "The specified object is not valid.",
         ));
     }
+    // STS credentials: the form's token must be valid and its policy must allow this key.
+    let signer = field(&fields, "OSSAccessKeyId")
+        .or_else(|| field(&fields, "x-oss-credential").and_then(|c| c.split('/').next()))
+        .unwrap_or_default();
+    super::sts::authorize(
+        &state.sts,
+        signer,
+        field(&fields, "x-oss-security-token"),
+        Action::PutObject,
+        bucket,
+        Some(&key),
+        Utc::now(),
+    )?;
     let content_type = field(&fields, "content-type")
         .filter(|c| !c.is_empty())
         .map(str::to_owned)
@@ -180,6 +194,7 @@ pub(crate) async fn handle(
         &vars,
         "PostObject",
         status,
+        None,
     )
     .await?;
     if status == StatusCode::CREATED && callback.is_none() {

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::errors::OssError;
 use super::objects::is_valid_bucket;
-use super::{object_ops, post_object, EmulatorState, PUBLIC_KEY_PATH};
+use super::ram::Action;
+use super::{multipart, object_ops, post_object, sts, EmulatorState, PUBLIC_KEY_PATH};
 use crate::signing::{self, IncomingRequest, VerifiedRequest};
 
 /// Per-request facts that every answer carries.
@@ -68,6 +69,9 @@ async fn route(
             .body(state.key.public_pem.clone()));
     }
     let host_bucket = host_bucket(&ctx.host_id);
+    if host_bucket.is_none() && req.path() == "/" && sts::is_sts_call(req) {
+        return Ok(sts::assume_role(req, state, &ctx.request_id));
+    }
     let (bucket, key) = signing::split_bucket_key(host_bucket, req.uri().path())?;
     let Some(bucket) = bucket else {
         return Err(not_implemented("ListBuckets"));
@@ -80,23 +84,73 @@ async fn route(
         ));
     }
     let method = req.method();
+    let query = signing::parse_query(req.uri().query());
+    let has = |name: &str| query.iter().any(|(k, _)| k == name);
+    let upload_id = signing::query_value(&query, "uploadId");
     if key.is_empty() {
         return match *method {
+            // PostObject authenticates with its form and authorizes in `post_object`.
             Method::POST => post_object::handle(req, payload, state, ctx, &bucket).await,
-            _ => Err(not_implemented("bucket operations")),
+            Method::GET if has("uploads") => {
+                let verified = authenticate(req, host_bucket, Utc::now(), |ak| state.secret_for(ak))?;
+                authorize(state, &verified, Action::ListMultipartUploads, &bucket, None)?;
+                multipart::list_uploads(req, state, &bucket).await
+            }
+            _ => Err(not_implemented("this bucket operation")),
         };
     }
     let verified = authenticate(req, host_bucket, Utc::now(), |ak| state.secret_for(ak))?;
-    match *method {
-        Method::PUT => object_ops::put(req, payload, state, ctx, &verified).await,
-        Method::GET | Method::HEAD => object_ops::get(req, state, &verified).await,
-        Method::DELETE => object_ops::delete(state, &verified).await,
-        _ => Err(OssError::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+    let action = match (method.clone(), upload_id) {
+        (Method::PUT | Method::POST, _) => Action::PutObject,
+        (Method::GET | Method::HEAD, Some(_)) => Action::ListParts,
+        (Method::GET | Method::HEAD, None) => Action::GetObject,
+        (Method::DELETE, Some(_)) => Action::AbortMultipartUpload,
+        (Method::DELETE, None) => Action::DeleteObject,
+        _ => return Err(method_not_allowed()),
+    };
+    authorize(state, &verified, action, &bucket, Some(&key))?;
+    match (method.clone(), upload_id) {
+        (Method::POST, None) if has("uploads") => multipart::initiate(req, state, &verified).await,
+        (Method::POST, Some(id)) => multipart::complete(req, payload, state, ctx, &verified, id).await,
+        (Method::POST, None) => Err(not_implemented("this object operation")),
+        (Method::PUT, Some(id)) => {
+            let number = signing::query_value(&query, "partNumber").unwrap_or_default();
+            multipart::upload_part(req, payload, state, &verified, id, number).await
+        }
+        (Method::PUT, None) => object_ops::put(req, payload, state, ctx, &verified).await,
+        (Method::GET, Some(id)) => multipart::list_parts(req, state, &verified, id).await,
+        (Method::GET | Method::HEAD, _) => object_ops::get(req, state, &verified).await,
+        (Method::DELETE, Some(id)) => multipart::abort(state, &verified, id).await,
+        (Method::DELETE, None) => object_ops::delete(state, &verified).await,
+        _ => Err(method_not_allowed()),
     }
+}
+
+/// The signer of `verified` may do `action` (always, unless it holds STS credentials).
+pub(crate) fn authorize(
+    state: &EmulatorState,
+    verified: &VerifiedRequest,
+    action: Action,
+    bucket: &str,
+    key: Option<&str>,
+) -> Result<(), OssError> {
+    sts::authorize(
+        &state.sts,
+        &verified.access_key_id,
+        verified.security_token.as_deref(),
+        action,
+        bucket,
+        key,
+        Utc::now(),
+    )
+}
+
+fn method_not_allowed() -> OssError {
+    OssError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
 }
 
 fn not_implemented(what: &str) -> OssError {

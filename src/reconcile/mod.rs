@@ -42,13 +42,13 @@ pub async fn run_one_pass(mut settings: crate::settings::Settings) -> anyhow::Re
     health.set_migrated();
     let tasks = crate::tasks::BackgroundTasks::new();
     let oss = Arc::new(crate::clients::OssClient::from_settings(&settings)?);
-    let completion = Arc::new(crate::completion::Completion {
+    let completion = Arc::new(crate::completion::Completion::new(
+        &settings,
         health,
         spool,
-        profiles: settings.profiles.clone(),
-        delete_rejected: settings.reconcile.delete_rejected.then(|| oss.clone()),
-        tasks: tasks.clone(),
-    });
+        oss.clone(),
+        tasks.clone(),
+    ));
     let settler = Arc::new(Settler::new(store, oss, completion));
     let report = Reconciler::from_settings(&settings, settler).run_once().await;
     tasks.shutdown(settings.server.shutdown_grace()).await;

@@ -59,7 +59,7 @@ impl Settler {
     ) -> Result<Settled, SettleError> {
         let profile = self
             .completion
-            .profiles
+            .profiles()
             .get(&record.profile)
             .ok_or_else(|| SettleError::UnknownProfile(record.profile.clone()))?;
         let Some(object) = self.oss.head(profile, &record.key).await? else {

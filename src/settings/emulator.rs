@@ -46,8 +46,8 @@ impl EmulatorSettings {
 
 impl super::Settings {
     /// Points the settings at a running emulator: every profile without an explicit `endpoint`
-    /// uploads to `endpoint` in path style, and the callback verifier may fetch the emulator's
-    /// public key from `key_url`. Called once the emulator's listener is bound, so a random test port works
+    /// uploads to `endpoint` in path style, STS left at its default endpoint calls the emulator's
+    /// AssumeRole, and the callback verifier may fetch the emulator's public key from `key_url`. Called once the emulator's listener is bound, so a random test port works
     /// exactly like the configured one.
     pub fn use_emulator(&mut self, endpoint: &url::Url, key_url: &str) {
         for profile in self.profiles.values_mut() {
@@ -55,6 +55,9 @@ impl super::Settings {
                 profile.endpoint = Some(endpoint.clone());
                 profile.path_style = true;
             }
+        }
+        if self.sts.endpoint == super::StsSettings::default().endpoint {
+            self.sts.endpoint = endpoint.clone();
         }
         let urls = &mut self.callback.allowed_key_urls;
         if !urls.iter().any(|u| u == key_url) {
@@ -97,5 +100,16 @@ mod tests {
             .iter()
             .any(|u| u == "https://gosspublic.alicdn.com/callback_pub_key_v1.pem"));
         assert!(s.callback.allowed_key_url_prefixes.is_empty());
+        assert_eq!(
+            s.sts.endpoint, emulator,
+            "STS at its default endpoint follows the emulator"
+        );
+        let elsewhere = [(
+            "APP__STS__ENDPOINT".to_owned(),
+            "https://sts.cn-shanghai.aliyuncs.com".to_owned(),
+        )];
+        let mut s = Settings::load(&dir, &elsewhere.into()).unwrap();
+        s.use_emulator(&emulator, key_url);
+        assert_eq!(s.sts.endpoint.host_str(), Some("sts.cn-shanghai.aliyuncs.com"));
     }
 }

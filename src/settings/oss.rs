@@ -130,6 +130,10 @@ pub struct ProfileSettings {
     /// Add STS credentials scoped to the one issued key to `POST /v1/uploads` answers.
     #[serde(default)]
     pub sts: bool,
+    /// Read each upload's first bytes once it lands and reject it when they contradict its
+    /// declared type (an HTML page sent as `image/png`): one ranged GET per completion.
+    #[serde(default = "default_true")]
+    pub check_content: bool,
     /// What one user may upload under this profile (`[profiles.NAME.quota]`); unset: no limit.
     #[serde(default)]
     pub quota: QuotaSettings,

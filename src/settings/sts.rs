@@ -175,8 +175,11 @@ mod tests {
 
     #[test]
     fn disabled_by_default_and_enabled_with_dev_secret_locally() {
-        let s = load(&[]).unwrap();
+        let s = load(&[("APP__STS__ENABLED", "false")]).unwrap();
         assert!(!s.sts.enabled);
+        // `local` turns it on against the emulator (config/local.toml).
+        let s = load(&[]).unwrap();
+        assert!(s.sts.enabled && s.sts.profile == "avatar");
         assert_eq!(s.sts.duration_secs, 3600);
         let s = load(&with(&[])).unwrap();
         assert!(s.sts.enabled);
@@ -203,7 +206,10 @@ mod tests {
             let err = error_of(&with(&[extra]));
             assert!(err.contains(key), "{extra:?}: {err}");
         }
-        let err = error_of(&[("APP__PROFILES__AVATAR__STS", "true")]);
+        let err = error_of(&[
+            ("APP__STS__ENABLED", "false"),
+            ("APP__PROFILES__AVATAR__STS", "true"),
+        ]);
         assert!(err.contains("profiles.avatar.sts"), "{err}");
     }
 

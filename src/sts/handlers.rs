@@ -1,5 +1,11 @@
 //! `GET /v1/sts/credentials`, answering in the JSON the SDKs' credential providers parse (success
 //! and failure alike), not in the service's standard error shape.
+//!
+//! Errors on the `access_token` query path come with HTTP 200: that path exists for the Android
+//! SDK's `OSSAuthCredentialsProvider`, which reads the body only through
+//! `HttpURLConnection.getInputStream()` (it throws on any status >= 400, losing the body), then
+//! reports `ErrorCode` and `ErrorMessage` when `StatusCode` is not 200. The header path keeps the
+//! real HTTP status.
 
 use std::sync::Arc;
 
@@ -41,8 +47,14 @@ pub async fn credentials(
         Ok(success) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(success),
-        Err(err) => sdk_error(&err),
+        Err(err) => sdk_error(&err, built_in_provider(&req)),
     }
+}
+
+/// The built-in provider's request: the token in the query and no `Authorization` header.
+fn built_in_provider(req: &HttpRequest) -> bool {
+    !req.headers().contains_key(header::AUTHORIZATION)
+        && url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(name, _)| name == "access_token")
 }
 
 async fn answer(req: &HttpRequest, sts: &StsService, auth: &Authenticator) -> Result<Success, ApiError> {
@@ -96,11 +108,15 @@ fn token_of(req: &HttpRequest) -> Result<String, ApiError> {
 }
 
 /// `{"StatusCode", "ErrorCode", "ErrorMessage"}` with the same status, code and challenge the
-/// standard shape would carry.
-fn sdk_error(err: &ApiError) -> HttpResponse {
-    let mut response = HttpResponse::build(err.status);
+/// standard shape would carry; for the built-in provider, the status only in `StatusCode`.
+fn sdk_error(err: &ApiError, built_in_provider: bool) -> HttpResponse {
+    let mut response = HttpResponse::build(if built_in_provider {
+        StatusCode::OK
+    } else {
+        err.status
+    });
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let Some(challenge) = err.www_authenticate.as_deref() {
+    if let Some(challenge) = err.www_authenticate.as_deref().filter(|_| !built_in_provider) {
         if let Ok(value) = HeaderValue::from_str(challenge) {
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }

@@ -1,6 +1,6 @@
 //! STS temporary credentials for the OSS mobile SDKs: the service is the apps' token server.
 //!
-//! - `policy`: the inline policy (only `oss:PutObject`, on one user's prefix or one key) and the
+//! - `policy`: the inline policy (the upload actions, on one user's prefix or one key) and the
 //!   `RoleSessionName` derived from the user id
 //! - `client`: one signed `AssumeRole` call (signing itself lives in `signing::sts`)
 //! - `cache`: per user and scope, reused until shortly before expiry, one call in flight per key
@@ -184,7 +184,7 @@ impl StsService {
         let prefix = profile.key_template.user_prefix(&profile.name, user_id);
         let resource = policy::prefix_resource(&profile.bucket, &prefix)?;
         let client = on.client.clone();
-        let policy = policy::put_object_policy(&resource);
+        let policy = policy::upload_policy(&resource);
         let session = policy::role_session_name(user_id);
         let duration = on.duration_secs;
         let credentials = on
@@ -226,7 +226,7 @@ impl StsService {
             .client
             .assume_role(
                 &policy::role_session_name(user_id),
-                &policy::put_object_policy(&resource),
+                &policy::upload_policy(&resource),
                 upload.duration_secs,
             )
             .await?;

@@ -132,6 +132,11 @@ fn png() -> Vec<u8> {
     b
 }
 
+/// The start of an MP4 (an `ftyp` box is what a sniffer reads).
+fn mp4() -> Vec<u8> {
+    b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom a tiny movie".to_vec()
+}
+
 fn md5_upper(b: &[u8]) -> String {
     hex::encode_upper(Md5::digest(b))
 }
@@ -568,11 +573,10 @@ async fn the_services_callback_records_emulator_uploads() {
     let app = with_emulator(&data).await;
     let token = app.token_for("alice");
     let mut uploaded = Vec::new();
-    for (profile, filename, content_type) in [
-        ("avatar", "me.png", "image/png"),
-        ("video", "clip.mp4", "video/mp4"),
+    for (profile, filename, content_type, file) in [
+        ("avatar", "me.png", "image/png", png()),
+        ("video", "clip.mp4", "video/mp4", mp4()),
     ] {
-        let file = png();
         let c = issue(&app, profile, filename, content_type, file.len()).await;
         let resp = post_credential(&c, file.clone(), content_type).await;
         assert_eq!(resp.status(), 200, "{profile}");
@@ -662,4 +666,87 @@ async fn with_emulator(data: &tempfile::TempDir) -> TestApp {
         ],
     )
     .await
+}
+
+/// A form policy or a signed `Content-Type` fixes the declared type, never the bytes: the
+/// completion reads the object's first bytes (a ranged GET, which the emulator serves as OSS
+/// does) and rejects, and here deletes, an HTML page sent as `image/png`, by any way of upload.
+#[tokio::test]
+async fn bytes_that_contradict_the_declared_type_are_rejected_and_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().display().to_string();
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("APP__EMULATOR__ENABLED", "true"),
+            ("APP__EMULATOR__PORT", "0"),
+            ("APP__EMULATOR__DATA_DIR", &dir),
+            ("APP__RECONCILE__DELETE_REJECTED", "true"),
+        ],
+    )
+    .await;
+    let emulator = emulator_of(&app);
+    let page = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>".to_vec();
+
+    // The emulator serves ranges as OSS does: 206 with Content-Range, or the whole object.
+    let c = issue(&app, "avatar", "me.png", "image/png", png().len()).await;
+    assert_eq!(app.put_object(&c, png()).await.status(), 200);
+    let key = c["key"].as_str().unwrap();
+    let ranged = reqwest::Client::new()
+        .get(presigned(&emulator, "GET", key))
+        .header("Range", "bytes=0-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 0-7/{}", png().len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.unwrap(), png()[..8]);
+    let record = app
+        .store()
+        .get_upload(c["upload_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        record.status.as_str(),
+        "completed",
+        "a real PNG passes: {record:?}"
+    );
+
+    let by_form = issue(&app, "avatar", "me.png", "image/png", page.len()).await;
+    let resp = post_credential(&by_form, page.clone(), "image/png").await;
+    assert_eq!(resp.status(), 200, "the policy allows the declared type");
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["status"], "rejected", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("text/html") && reason.contains("image/png"),
+        "{reason}"
+    );
+
+    let by_put = issue(&app, "chat-image", "x.jpg", "image/jpeg", page.len()).await;
+    assert_eq!(app.put_object(&by_put, page.clone()).await.status(), 200);
+
+    for c in [&by_form, &by_put] {
+        let id = c["upload_id"].as_str().unwrap();
+        let record = app.store().get_upload(id).await.unwrap();
+        assert_eq!(record.status.as_str(), "rejected", "{record:?}");
+        assert!(
+            record.reason.as_deref().unwrap().contains("text/html"),
+            "{record:?}"
+        );
+        // A callback's deletion runs after OSS has its answer.
+        let key = c["key"].as_str().unwrap();
+        let mut gone = false;
+        for _ in 0..50 {
+            if get_object(&emulator, key).await.status() == 404 {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(gone, "the rejected object {key} was deleted from the bucket");
+    }
 }

@@ -50,7 +50,8 @@ pub(crate) fn command(
         .env("APP__CALLBACK__SPOOL_REPLAY_INTERVAL_MS", "100")
         .env("APP__ISSUANCE__RATE_PER_MINUTE", "0")
         .env("APP__EMULATOR__ENABLED", "false")
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .envs(crate::helpers::NO_BUCKET);
     for (k, v) in extra {
         command.env(k, v);
     }

@@ -119,6 +119,14 @@ pub fn config_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
 }
 
+/// Without the emulator a test has no bucket: the objects its callbacks describe exist nowhere,
+/// so the content check (a ranged GET per completion, tested in emulator.rs) is off.
+pub const NO_BUCKET: [(&str, &str); 3] = [
+    ("APP__PROFILES__AVATAR__CHECK_CONTENT", "false"),
+    ("APP__PROFILES__CHAT-IMAGE__CHECK_CONTENT", "false"),
+    ("APP__PROFILES__VIDEO__CHECK_CONTENT", "false"),
+];
+
 /// Settings as a test starts the server with: defaults plus `overrides` (env-style keys).
 pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = HashMap::new();
@@ -126,6 +134,11 @@ pub fn test_settings(database_url: &str, overrides: &[(&str, &str)]) -> Settings
     env.insert("APP__SERVER__WORKERS".into(), "2".into());
     // The OSS emulator keeps files in its data dir: tests that want it pass their own (emulator.rs).
     env.insert("APP__EMULATOR__ENABLED".into(), "false".into());
+    if !overrides.contains(&("APP__EMULATOR__ENABLED", "true")) {
+        env.extend(NO_BUCKET.map(|(k, v)| (k.to_string(), v.to_string())));
+    }
+    // `local` turns STS on against the emulator; tests that want it say so.
+    env.insert("APP__STS__ENABLED".into(), "false".into());
     env.insert("DATABASE_URL".into(), database_url.into());
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());

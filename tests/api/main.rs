@@ -9,6 +9,7 @@ mod callback;
 mod credentials;
 mod dx;
 mod emulator;
+mod emulator_sts;
 mod faults;
 mod foundation;
 mod ops;

@@ -43,9 +43,20 @@ fn keys(body: &Value) -> BTreeSet<&str> {
     body.as_object().unwrap().keys().map(String::as_str).collect()
 }
 
-/// `{"StatusCode", "ErrorCode", "ErrorMessage"}` and nothing else; returns the code.
+/// `{"StatusCode", "ErrorCode", "ErrorMessage"}` and nothing else; returns the code. The HTTP
+/// status is `status` on the header path, 200 on the `access_token` path (the Android provider
+/// reads no body otherwise).
 async fn sdk_error(resp: reqwest::Response, status: u16) -> String {
-    assert_eq!(resp.status(), status);
+    let by_query = resp.url().query().is_some_and(|q| q.contains("access_token="));
+    sdk_error_as(resp, if by_query { 200 } else { status }, status).await
+}
+
+/// The SDK error shape sent with HTTP `http_status`, carrying `status` in `StatusCode`.
+async fn sdk_error_as(resp: reqwest::Response, http_status: u16, status: u16) -> String {
+    assert_eq!(resp.status(), http_status);
+    if http_status == 200 {
+        assert!(!resp.headers().contains_key("www-authenticate"));
+    }
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
         keys(&body),
@@ -186,7 +197,8 @@ async fn sts_errors_become_clean_502_and_503() {
     assert_eq!(sts.calls(), 3, "failures are not cached");
 
     sts.fail_with(None);
-    assert_eq!(app.sts_by_query(&token).await.status(), 200);
+    let ok: Value = app.sts_by_query(&token).await.json().await.unwrap();
+    assert_eq!(ok["StatusCode"], 200, "{ok}");
     assert!(sts.refused().is_empty(), "{:?}", sts.refused());
 }
 
@@ -211,6 +223,8 @@ async fn bad_tokens_are_refused_in_the_sdk_shape() {
     let app = app_with(&sts, &[]).await;
 
     let resp = app.sts_by_query("not-a-token").await;
+    assert_eq!(sdk_error(resp, 401).await, "invalid_token");
+    let resp = app.sts_by_header("not-a-token").await;
     assert!(resp.headers().contains_key("www-authenticate"));
     assert_eq!(sdk_error(resp, 401).await, "invalid_token");
     let resp = app.get("/v1/sts/credentials").await;
@@ -224,7 +238,8 @@ async fn bad_tokens_are_refused_in_the_sdk_shape() {
         .send()
         .await
         .unwrap();
-    assert_eq!(sdk_error(both, 400).await, "invalid_request");
+    // The header is there: the header path's real status.
+    assert_eq!(sdk_error_as(both, 400, 400).await, "invalid_request");
     // A NUL byte is refused like on every route, but in the SDK's shape.
     let resp = app.get("/v1/sts/credentials?access_token=a%00b").await;
     assert_eq!(sdk_error(resp, 400).await, "invalid_query");

@@ -322,6 +322,63 @@ check('expired signatureUrl: 403 AccessDenied', async () => {
   assert.ok(/expired/i.test(r.body.toString()), r.body.toString());
 });
 
+// ---------------------------------------------------------------- STS credentials and multipart
+
+// GET /v1/sts/credentials: STS credentials for every key under the user's prefix.
+async function stsCredentials() {
+  const r = await api('GET', '/v1/sts/credentials', null, TOKEN);
+  assert.strictEqual(r.status, 200, r.text);
+  assert.ok(r.json.AccessKeyId.startsWith('STS.'), r.text);
+  return r.json;
+}
+
+function stsClient(cred, sts, opts = {}) {
+  return new OSS({
+    region: `oss-${cred.region}`,
+    accessKeyId: sts.AccessKeyId,
+    accessKeySecret: sts.AccessKeySecret,
+    stsToken: sts.SecurityToken,
+    bucket: cred.bucket,
+    endpoint: LOCALHOST,
+    secure: false,
+    sldEnable: true,
+    authorizationV4: !!opts.v4,
+    retryMax: 0,
+    timeout: 20000,
+  });
+}
+
+for (const v4 of [false, true]) {
+  check(`multipartUpload with STS credentials (${v4 ? 'V4' : 'V1'}) and the callback option lands the record`, async () => {
+    const sts = await stsCredentials();
+    const data = Buffer.concat([png('multipart'), crypto.randomBytes(250 * 1024)]);
+    const cred = await credential({ profile: 'avatar', size: data.length });
+    assert.ok(cred.key.startsWith(sts.prefix), `${cred.key} ${sts.prefix}`);
+    const res = await stsClient(cred, sts, { v4 }).multipartUpload(cred.key, data, {
+      partSize: 100 * 1024,
+      mime: cred.content_type,
+      callback: callbackOption(cred),
+    });
+    assert.strictEqual(res.res.status, 200);
+    assert.strictEqual(res.data.upload_id, cred.upload_id, JSON.stringify(res.data));
+    assert.strictEqual(res.data.size, data.length);
+    const rec = await record(cred.upload_id);
+    assert.strictEqual(rec.status, 'completed', JSON.stringify(rec));
+    assert.strictEqual(rec.size, data.length);
+    assert.ok(/-3"?$/.test(rec.etag), rec.etag);
+    const got = await client(cred).get(cred.key);
+    assert.ok(Buffer.compare(got.content, data) === 0);
+  });
+}
+
+check('STS credentials outside the user\'s prefix (put, initMultipartUpload): 403 AccessDenied', async () => {
+  const sts = await stsCredentials();
+  const cred = await credential({ profile: 'avatar', size: 100 });
+  const other = `avatars/someone-else/${crypto.randomBytes(8).toString('hex')}.png`;
+  await expectSdkError(stsClient(cred, sts).put(other, png('not mine')), 403, 'AccessDenied');
+  await expectSdkError(stsClient(cred, sts, { v4: true }).initMultipartUpload(other), 403, 'AccessDenied');
+});
+
 // ----------------------------------------------------------------
 
 (async () => {

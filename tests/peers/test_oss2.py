@@ -478,5 +478,106 @@ def _():
     assert USER.record(cred["upload_id"])["status"] == "pending"
 
 
+# ---------------------------------------------------------------- STS credentials and multipart
+
+
+def sts_credentials():
+    """GET /v1/sts/credentials: STS credentials for every key under the user's prefix."""
+    r = requests.get(f"{API}/v1/sts/credentials", headers=USER.auth, timeout=10)
+    assert r.status_code == 200, f"{r.status_code} {r.text}"
+    creds = r.json()
+    assert creds["StatusCode"] == 200 and creds["AccessKeyId"].startswith("STS."), creds
+    return creds
+
+
+def sts_bucket(creds, bucket, v4=False):
+    ak, sk, token = creds["AccessKeyId"], creds["AccessKeySecret"], creds["SecurityToken"]
+    if v4:
+        provider = oss2.StaticCredentialsProvider(ak, sk, token)
+        return oss2.Bucket(oss2.ProviderAuthV4(provider), ENDPOINT, bucket, region=REGION)
+    return oss2.Bucket(oss2.StsAuth(ak, sk, token), ENDPOINT, bucket)
+
+
+def big_png(size):
+    data = png()
+    return data + bytes(i % 251 for i in range(size - len(data)))
+
+
+def assert_recorded(cred, data, source):
+    rec = USER.record(cred["upload_id"])
+    assert rec["status"] == "completed", rec
+    assert rec["source"] == source, rec
+    assert rec["size"] == len(data), rec
+    assert rec["etag"].strip('"').endswith("-2"), rec
+    return rec
+
+
+for v4 in (False, True):
+
+    @check(f"STS credentials ({'V4' if v4 else 'V1'} StsAuth): init, upload_part x2, complete with the issued callback headers lands the record")
+    def _():
+        creds = sts_credentials()
+        data = big_png(100 * 1024 + 4321)
+        cred = USER.credential(size=len(data))
+        assert cred["key"].startswith(creds["prefix"]), (cred["key"], creds["prefix"])
+        bucket = sts_bucket(creds, cred["bucket"], v4=v4)
+        upload_id = bucket.init_multipart_upload(cred["key"], headers={"Content-Type": cred["content_type"]}).upload_id
+        parts = []
+        for n, chunk in ((1, data[: 100 * 1024]), (2, data[100 * 1024 :])):
+            r = bucket.upload_part(cred["key"], upload_id, n, chunk)
+            parts.append(oss2.models.PartInfo(n, r.etag, size=len(chunk), part_crc=r.crc))
+        listed = bucket.list_parts(cred["key"], upload_id)
+        assert [p.part_number for p in listed.parts] == [1, 2], listed.parts
+        result = bucket.complete_multipart_upload(cred["key"], upload_id, parts, headers=callback_headers(cred))
+        answer = json.loads(result.resp.read())
+        assert answer["upload_id"] == cred["upload_id"] and answer["size"] == len(data), answer
+        assert_recorded(cred, data, "callback")
+        # oss2 checks the whole object's CRC-64 against the parts' when it reads it back.
+        assert bucket_v1(cred).get_object(cred["key"]).read() == data
+
+
+@check("STS credentials: oss2 resumable_upload (no callback on Complete), then the app's confirmation")
+def _():
+    import tempfile
+
+    creds = sts_credentials()
+    data = big_png(3 * 100 * 1024 + 17)
+    cred = USER.credential(size=len(data))
+    bucket = sts_bucket(creds, cred["bucket"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "upload.png")
+        with open(path, "wb") as f:
+            f.write(data)
+        oss2.resumable_upload(
+            bucket,
+            cred["key"],
+            path,
+            store=oss2.ResumableStore(root=tmp),
+            multipart_threshold=100 * 1024,
+            part_size=100 * 1024,
+            num_threads=2,
+            headers={"Content-Type": cred["content_type"]},
+        )
+    assert USER.record(cred["upload_id"])["status"] == "pending"
+    r = requests.post(f"{API}/v1/uploads/{cred['upload_id']}/complete", headers=USER.auth, timeout=10)
+    assert r.status_code == 200, f"{r.status_code} {r.text}"
+    assert r.json()["upload_id"] == cred["upload_id"], r.text
+    rec = USER.record(cred["upload_id"])
+    assert rec["status"] == "completed" and rec["size"] == len(data), rec
+    assert rec["etag"].strip('"').endswith("-4"), rec
+
+
+@check("STS credentials outside the user's prefix (put_object, init_multipart_upload): 403 AccessDenied")
+def _():
+    creds = sts_credentials()
+    bucket = sts_bucket(creds, "demo-bucket")
+    other = "avatars/someone-else/" + uuid.uuid4().hex + ".png"
+    expect_oss_error(lambda: bucket.put_object(other, png()), 403, "AccessDenied")
+    expect_oss_error(lambda: bucket.init_multipart_upload(other), 403, "AccessDenied")
+    expect_oss_error(lambda: bucket.get_object(creds["prefix"] + "x.png"), 403, "AccessDenied")
+    forged = dict(creds, SecurityToken=creds["SecurityToken"] + "x")
+    expect_oss_error(lambda: sts_bucket(forged, "demo-bucket").put_object(creds["prefix"] + "x.png", png()), 403, "InvalidAccessKeyId")
+
+
 print(f"RESULT passed={RESULTS['passed']} failed={RESULTS['failed']}")
 sys.exit(1 if RESULTS["failed"] else 0)

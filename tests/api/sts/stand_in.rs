@@ -129,7 +129,8 @@ pub fn check_signature(params: &[(String, String)], secret: &str) -> Result<(), 
     Ok(())
 }
 
-/// The inline policy must allow `oss:PutObject` only, on one resource in `demo-bucket`.
+/// The inline policy must allow `oss:PutObject` and no more than the other upload actions, on one
+/// resource in `demo-bucket`.
 fn check_policy(policy: &str) -> Result<String, String> {
     let p: Value = serde_json::from_str(policy).map_err(|e| format!("policy is not JSON: {e}"))?;
     let statements = p["Statement"].as_array().ok_or("no Statement")?;
@@ -137,8 +138,13 @@ fn check_policy(policy: &str) -> Result<String, String> {
         return Err(format!("unexpected policy shape: {policy}"));
     }
     let s = &statements[0];
-    if s["Effect"] != "Allow" || s["Action"] != json!(["oss:PutObject"]) {
-        return Err(format!("policy grants more than PutObject: {policy}"));
+    const UPLOAD_ACTIONS: [&str; 3] = ["oss:PutObject", "oss:ListParts", "oss:AbortMultipartUpload"];
+    let actions = s["Action"].as_array().ok_or("Action is not a list")?;
+    let uploads_only = actions
+        .iter()
+        .all(|a| a.as_str().is_some_and(|a| UPLOAD_ACTIONS.contains(&a)));
+    if s["Effect"] != "Allow" || !actions.contains(&json!("oss:PutObject")) || !uploads_only {
+        return Err(format!("policy grants more than uploads need: {policy}"));
     }
     let resources = s["Resource"].as_array().ok_or("no Resource")?;
     let [resource] = resources.as_slice() else {
@@ -333,14 +339,20 @@ mod tests {
 
     #[test]
     fn policy_checks_refuse_wide_grants() {
-        let p = |action: &str, resource: &str| {
-            json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": [action], "Resource": [resource]}]})
+        let upload = json!(["oss:PutObject", "oss:ListParts", "oss:AbortMultipartUpload"]);
+        let p = |actions: &Value, resource: &str| {
+            json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [resource]}]})
                 .to_string()
         };
-        assert!(check_policy(&p("oss:PutObject", "acs:oss:*:*:demo-bucket/a/b/*")).is_ok());
-        assert!(check_policy(&p("oss:*", "acs:oss:*:*:demo-bucket/a/b/*")).is_err());
-        assert!(check_policy(&p("oss:PutObject", "acs:oss:*:*:demo-bucket/*")).is_err());
-        assert!(check_policy(&p("oss:PutObject", "acs:oss:*:*:other/a/*")).is_err());
-        assert!(check_policy(&p("oss:PutObject", "acs:oss:*:*:demo-bucket/a*/b")).is_err());
+        assert!(check_policy(&p(&upload, "acs:oss:*:*:demo-bucket/a/b/*")).is_ok());
+        assert!(check_policy(&p(&json!(["oss:*"]), "acs:oss:*:*:demo-bucket/a/b/*")).is_err());
+        assert!(check_policy(&p(
+            &json!(["oss:PutObject", "oss:GetObject"]),
+            "acs:oss:*:*:demo-bucket/a/b/*"
+        ))
+        .is_err());
+        assert!(check_policy(&p(&upload, "acs:oss:*:*:demo-bucket/*")).is_err());
+        assert!(check_policy(&p(&upload, "acs:oss:*:*:other/a/*")).is_err());
+        assert!(check_policy(&p(&upload, "acs:oss:*:*:demo-bucket/a*/b")).is_err());
     }
 }
