@@ -127,13 +127,17 @@ async fn a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id(k
         assert_eq!(event["data"][field], record[field], "{field}");
     }
 
-    // Attempts, newest first: the delivery, then three 500s.
-    let attempts = get_json(
-        &app,
-        &key,
-        &format!("/v1/webhooks/endpoints/{endpoint_id}/attempts"),
-    )
-    .await;
+    // Attempts, newest first: the delivery, then three 500s. The worker records an attempt after
+    // the receiver answered it: wait for the record.
+    let path = format!("/v1/webhooks/endpoints/{endpoint_id}/attempts");
+    let mut attempts = get_json(&app, &key, &path).await;
+    for _ in 0..100 {
+        if attempts["items"][0]["outcome"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        attempts = get_json(&app, &key, &path).await;
+    }
     let items = attempts["items"].as_array().unwrap();
     assert_eq!(items.len(), 4, "{attempts}");
     assert_eq!(
