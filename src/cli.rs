@@ -1,6 +1,7 @@
-//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `config check`.
+//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `webhooks`, `config check`.
 
 pub mod config_check;
+pub mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -47,6 +48,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Webhook endpoints: list, disable, enable, replay (creating one shows a secret: use the API).
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::WebhooksCommand,
     },
     /// Configuration tools.
     Config {

@@ -28,6 +28,7 @@ pub const CODES: &[&str] = &[
     "invalid_callback_body",
     "invalid_credentials",
     "invalid_cursor",
+    "invalid_event_type",
     "invalid_filename",
     "invalid_filter",
     "invalid_json",
@@ -40,6 +41,7 @@ pub const CODES: &[&str] = &[
     "invalid_signature",
     "invalid_size",
     "invalid_token",
+    "invalid_webhook_url",
     "key_too_long",
     "key_url_not_allowed",
     "ledger_unavailable",
@@ -89,6 +91,9 @@ pub const CODES: &[&str] = &[
     "username_too_short",
     "variable_not_allowed",
     "variable_too_long",
+    "webhook_endpoint_not_found",
+    "webhook_event_not_found",
+    "webhook_url_refused",
 ];
 
 /// The code of an error response, kept on it for the access log.

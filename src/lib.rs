@@ -27,3 +27,4 @@ pub mod sts;
 pub mod tasks;
 pub mod telemetry;
 pub mod ui;
+pub mod webhooks;

@@ -94,6 +94,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 report.errors
             );
         }
+        Command::Webhooks { command } => upload_signer::cli::webhooks::run(command, &settings).await?,
         Command::Openapi => print!("{}", upload_signer::ops::OPENAPI_YAML),
         Command::User { command } => {
             let store = store::open(&settings.database)?;

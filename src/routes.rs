@@ -107,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) -> Vec<(Meth
     crate::records::configure(&mut routes);
     crate::ui::configure(&mut routes);
     crate::sts::configure(&mut routes);
+    crate::webhooks::configure(&mut routes);
     crate::callback::configure(
         &mut routes,
         &settings.callback.path,

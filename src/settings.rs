@@ -12,6 +12,7 @@ mod oss;
 mod secret;
 mod sts;
 mod unknown;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +34,7 @@ pub use oss::{
 };
 pub use secret::{ResolvedSecret, SecretSetting};
 pub use sts::StsSettings;
+pub use webhooks::{WebhookSettings, DEFAULT_RETRY_SCHEDULE_MS};
 
 /// Which deployment the process runs as; selected by `APP_ENV`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -113,6 +115,9 @@ pub struct Settings {
     /// Operator endpoints.
     #[serde(default)]
     pub ops: OpsSettings,
+    /// Webhook delivery.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -336,6 +341,7 @@ impl Settings {
                 .with_list_parse_key("callback.allowed_key_url_prefixes")
                 .with_list_parse_key("server.cors_allowed_origins")
                 .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("webhooks.retry_schedule_ms")
                 .source(Some(app_vars.clone())),
         );
         if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
@@ -431,6 +437,7 @@ impl Settings {
             });
         }
         auth::validate(&self.auth, self.env, &mut problems);
+        self.webhooks.validate(self.env, &mut problems);
         problems
     }
 

@@ -109,6 +109,7 @@ impl Application {
             profiles: settings.profiles.clone(),
             completion,
         });
+        crate::webhooks::start(&settings, health.clone(), &metrics, &tasks)?;
         let replay_every = Duration::from_millis(settings.callback.spool_replay_interval_ms.max(10));
         let (replay_spool, replay_health) = (spool.clone(), health.clone());
         tasks.spawn("spool replayer", move |cancel| {

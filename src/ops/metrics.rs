@@ -103,6 +103,13 @@ impl Metrics {
         }
     }
 
+    /// Adds a capability's own metrics (webhooks) to this registry.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(err) = self.registry.register(collector) {
+            tracing::warn!(error = %err, "metric not registered");
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

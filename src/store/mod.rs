@@ -15,6 +15,7 @@ pub mod timestamp;
 mod upload_row;
 mod uploads;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use uploads::{
     UploadVersion,
 };
 pub use users::{RefreshToken, User, UserStore};
+pub use webhooks::WebhookStore;
 
 /// What went wrong, in the terms callers act on: a missing row, a uniqueness conflict, or a
 /// database that cannot be reached right now (the callback spool keys off the last one).
@@ -108,7 +110,7 @@ impl Backend {
 /// Everything the service stores; each domain adds its own trait (`UserStore`, ...) as a supertrait.
 #[async_trait]
 pub trait Store:
-    UserStore + UploadStore + RecordStore + ApiKeyStore + LimitStore + Send + Sync + 'static
+    UserStore + UploadStore + RecordStore + ApiKeyStore + LimitStore + WebhookStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
+use super::webhooks::outbox::RETURNING_USERNAME;
 use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus, UploadVersion};
 
 /// The columns `from_row` reads, in its order.
@@ -84,11 +85,12 @@ pub const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
          reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
      WHERE uploads.status IN ('pending', 'abandoned')";
 
-/// `INSERT` of one settled upload with placeholders `{sigil}1` to `{sigil}20`, returning the row.
+/// `INSERT` of one settled upload with placeholders `{sigil}1` to `{sigil}20`, returning the row
+/// and its username (for the upload's event).
 pub fn settle_one_sql(sigil: char) -> String {
     let values: Vec<String> = (1..=20).map(|i| format!("{sigil}{i}")).collect();
     format!(
-        "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}) {SETTLE} RETURNING {COLUMNS}",
+        "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}) {SETTLE} RETURNING {COLUMNS}{RETURNING_USERNAME}",
         values.join(", ")
     )
 }

@@ -28,13 +28,17 @@ async fn pending_rows(store: &DynStore) -> i64 {
 }
 
 /// The release binary as an operator runs it (its own process, so that it can be SIGKILLed).
-struct Service {
+pub(crate) struct Service {
     child: tokio::process::Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 /// The binary with the environment an operator would give it; `extra` wins.
-fn command(dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> tokio::process::Command {
+pub(crate) fn command(
+    dir: &std::path::Path,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_upload-signer"));
     command
         .current_dir(dir)
@@ -59,7 +63,7 @@ impl Service {
         Self::start_with(dir, database_url, port, &[]).await
     }
 
-    async fn start_with(
+    pub(crate) async fn start_with(
         dir: &std::path::Path,
         database_url: &str,
         port: u16,
@@ -83,7 +87,7 @@ impl Service {
         Service { child, base }
     }
 
-    async fn sigterm(mut self) {
+    pub(crate) async fn sigterm(mut self) {
         let pid = self.child.id().unwrap().to_string();
         assert!(std::process::Command::new("kill")
             .args(["-TERM", &pid])

@@ -21,3 +21,5 @@ mod records;
 mod sts;
 mod tcp_proxy;
 mod ui;
+mod webhook_receiver;
+mod webhooks;

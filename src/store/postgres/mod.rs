@@ -6,6 +6,7 @@ mod limits;
 mod records;
 mod uploads;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 

@@ -6,31 +6,52 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::PostgresStore;
-use crate::store::upload_row::{self, settled_status, COLUMNS, SETTLE, SETTLED_COLUMNS, VARS};
+use crate::store::upload_row::{
+    self, settled_status, COLUMNS, SETTLE, SETTLED_COLUMNS, USERNAME_COLUMN, VARS,
+};
 use crate::store::uploads::{
     CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore, UploadVersion,
 };
+use crate::store::webhooks::outbox::{self, EventType, NewEvent, INSERT_EVENT, RETURNING_USERNAME};
 use crate::store::StoreError;
 
 pub(super) fn to_record(row: &PgRow) -> Result<UploadRecord, StoreError> {
     upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?))
 }
 
-/// One completion in its own statement.
+/// A row returned with its username, and its event.
+fn with_event(
+    row: &PgRow,
+    event_type: impl Fn(&UploadRecord) -> EventType,
+) -> Result<(UploadRecord, NewEvent), StoreError> {
+    let record = to_record(row)?;
+    let event = outbox::event_of(event_type(&record), &record, row.try_get(USERNAME_COLUMN)?);
+    Ok((record, event))
+}
+
+/// One completion in its own transaction, with its event.
 pub(super) async fn record_one(pool: &PgPool, u: &CompletedUpload) -> Result<Recorded, StoreError> {
     let sql = upload_row::settle_one_sql('$');
     let vars = serde_json::Value::Object(u.vars.clone());
+    let mut tx = pool.begin().await?;
     let inserted = upload_row::bind_settled(sqlx::query(&sql), u, vars)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?;
-    match inserted {
-        Some(row) => Ok(Recorded::Created(to_record(&row)?)),
-        None => Ok(Recorded::AlreadyCompleted(get_one(pool, &u.upload_id).await?)),
-    }
+    let Some(row) = inserted else {
+        // Ends the transaction (and the conflict's row lock) before reading the row.
+        tx.commit().await?;
+        return Ok(Recorded::AlreadyCompleted(get_one(pool, &u.upload_id).await?));
+    };
+    let (record, event) = with_event(&row, EventType::of_settled)?;
+    outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Recorded::Created(record))
 }
 
-/// Many completions (distinct uploads) in one statement, the rows as arrays: returns the rows
-/// this statement settled, by upload id.
+/// Many completions (distinct uploads) in one statement, the rows as arrays, and their events in
+/// a second, in one transaction: returns the rows this statement settled, by upload id.
 pub(super) async fn insert_many(
     pool: &PgPool,
     uploads: &[&CompletedUpload],
@@ -45,8 +66,9 @@ pub(super) async fn insert_many(
              $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
              $19::timestamptz[], $20::text[])
          {SETTLE}
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}{RETURNING_USERNAME}"
     );
+    let mut tx = pool.begin().await?;
     let rows = sqlx::query(&sql)
         .bind(column(uploads, |u| u.upload_id.as_str()))
         .bind(column(uploads, |u| u.user_id.as_str()))
@@ -68,9 +90,43 @@ pub(super) async fn insert_many(
         .bind(column(uploads, |u| u.expires_at))
         .bind(column(uploads, |u| u.completed_at))
         .bind(column(uploads, |u| u.rejected.as_deref()))
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
-    by_id(&rows)
+    let mut created = HashMap::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (record, event) = with_event(row, EventType::of_settled)?;
+        created.insert(record.upload_id.clone(), record);
+        events.push(event);
+    }
+    if !events.is_empty() {
+        insert_events(&mut tx, &events).await?;
+    }
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Events as six arrays in one statement.
+async fn insert_events(tx: &mut sqlx::PgConnection, events: &[NewEvent]) -> Result<(), StoreError> {
+    let text = |f: fn(&NewEvent) -> &str| events.iter().map(f).collect::<Vec<&str>>();
+    sqlx::query(
+        "INSERT INTO webhook_events (id, event_type, upload_id, profile, payload, created_at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])",
+    )
+    .bind(text(|e| &e.id))
+    .bind(text(|e| e.event_type.as_str()))
+    .bind(text(|e| &e.upload_id))
+    .bind(text(|e| &e.profile))
+    .bind(text(|e| &e.payload))
+    .bind(
+        events
+            .iter()
+            .map(|e| e.created_at)
+            .collect::<Vec<DateTime<Utc>>>(),
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// The rows of these uploads as they are now, by upload id.
@@ -143,7 +199,10 @@ impl UploadStore for PostgresStore {
         previous: &UploadRecord,
     ) -> Result<Option<UploadRecord>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!("{} RETURNING {COLUMNS}", upload_row::REPLACE_OBJECT);
+        let sql = format!(
+            "{} RETURNING {COLUMNS}{RETURNING_USERNAME}",
+            upload_row::REPLACE_OBJECT
+        );
         let Some(row) = upload_row::bind_replacement(sqlx::query(&sql), u, previous)
             .fetch_optional(&mut *tx)
             .await?
@@ -153,8 +212,12 @@ impl UploadStore for PostgresStore {
         upload_row::bind_version(sqlx::query(upload_row::ARCHIVE_VERSION), previous, u.completed_at)
             .execute(&mut *tx)
             .await?;
+        let (record, event) = with_event(&row, |_| EventType::Updated)?;
+        outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Some(to_record(&row)?))
+        Ok(Some(record))
     }
 
     async fn upload_versions(&self, upload_id: &str) -> Result<Vec<UploadVersion>, StoreError> {
@@ -193,15 +256,26 @@ impl UploadStore for PostgresStore {
     }
 
     async fn mark_abandoned(&self, upload_id: &str, reason: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let sql = format!(
             "UPDATE uploads SET status = 'abandoned', reason = $2, lease_until = NULL
-             WHERE upload_id = $1 AND status = 'pending'",
-        )
-        .bind(upload_id)
-        .bind(reason)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+             WHERE upload_id = $1 AND status = 'pending'
+             RETURNING {COLUMNS}{RETURNING_USERNAME}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(upload_id)
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let (_, event) = with_event(&row, |_| EventType::Abandoned)?;
+        outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn pending_summary(&self) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {

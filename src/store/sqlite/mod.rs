@@ -5,6 +5,7 @@ mod limits;
 mod records;
 mod uploads;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -4,10 +4,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::SqliteStore;
-use crate::store::upload_row::{self, COLUMNS, VARS};
+use crate::store::upload_row::{self, COLUMNS, USERNAME_COLUMN, VARS};
 use crate::store::uploads::{
     CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore, UploadVersion,
 };
+use crate::store::webhooks::outbox::{self, EventType, NewEvent, INSERT_EVENT, RETURNING_USERNAME};
 use crate::store::StoreError;
 
 pub(super) fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
@@ -16,6 +17,16 @@ pub(super) fn to_record(row: &SqliteRow) -> Result<UploadRecord, StoreError> {
         row,
         upload_row::vars_map(serde_json::from_str(row.try_get(VARS)?).unwrap_or_default()),
     )
+}
+
+/// A row returned with its username, and its event.
+fn with_event(
+    row: &SqliteRow,
+    event_type: impl Fn(&UploadRecord) -> EventType,
+) -> Result<(UploadRecord, NewEvent), StoreError> {
+    let record = to_record(row)?;
+    let event = outbox::event_of(event_type(&record), &record, row.try_get(USERNAME_COLUMN)?);
+    Ok((record, event))
 }
 
 #[async_trait]
@@ -61,13 +72,20 @@ impl UploadStore for SqliteStore {
         let sql = upload_row::settle_one_sql('?');
         // JSON is text on SQLite.
         let vars = serde_json::Value::Object(u.vars.clone()).to_string();
+        let mut tx = self.pool().begin().await?;
         let inserted = upload_row::bind_settled(sqlx::query(&sql), u, vars)
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *tx)
             .await?;
-        match inserted {
-            Some(row) => Ok(Recorded::Created(to_record(&row)?)),
-            None => Ok(Recorded::AlreadyCompleted(self.get_upload(&u.upload_id).await?)),
-        }
+        let Some(row) = inserted else {
+            tx.commit().await?;
+            return Ok(Recorded::AlreadyCompleted(self.get_upload(&u.upload_id).await?));
+        };
+        let (record, event) = with_event(&row, EventType::of_settled)?;
+        outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Recorded::Created(record))
     }
 
     async fn get_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
@@ -82,7 +100,10 @@ impl UploadStore for SqliteStore {
         previous: &UploadRecord,
     ) -> Result<Option<UploadRecord>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let sql = format!("{} RETURNING {COLUMNS}", upload_row::REPLACE_OBJECT);
+        let sql = format!(
+            "{} RETURNING {COLUMNS}{RETURNING_USERNAME}",
+            upload_row::REPLACE_OBJECT
+        );
         let Some(row) = upload_row::bind_replacement(sqlx::query(&sql), u, previous)
             .fetch_optional(&mut *tx)
             .await?
@@ -92,8 +113,12 @@ impl UploadStore for SqliteStore {
         upload_row::bind_version(sqlx::query(upload_row::ARCHIVE_VERSION), previous, u.completed_at)
             .execute(&mut *tx)
             .await?;
+        let (record, event) = with_event(&row, |_| EventType::Updated)?;
+        outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Some(to_record(&row)?))
+        Ok(Some(record))
     }
 
     async fn upload_versions(&self, upload_id: &str) -> Result<Vec<UploadVersion>, StoreError> {
@@ -134,15 +159,26 @@ impl UploadStore for SqliteStore {
     }
 
     async fn mark_abandoned(&self, upload_id: &str, reason: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let mut tx = self.pool().begin().await?;
+        let sql = format!(
             "UPDATE uploads SET status = 'abandoned', reason = ?2, lease_until = NULL
-             WHERE upload_id = ?1 AND status = 'pending'",
-        )
-        .bind(upload_id)
-        .bind(reason)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+             WHERE upload_id = ?1 AND status = 'pending'
+             RETURNING {COLUMNS}{RETURNING_USERNAME}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(upload_id)
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let (_, event) = with_event(&row, |_| EventType::Abandoned)?;
+        outbox::bind_event(sqlx::query(INSERT_EVENT), &event)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn pending_summary(&self) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
