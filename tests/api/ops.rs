@@ -136,7 +136,7 @@ async fn the_docs_page_runs_the_vendored_bundle_from_this_server() {
     assert_eq!(bundle.headers()["content-type"], "text/javascript; charset=utf-8");
     let vendored = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/vendor/redoc/redoc.standalone.js"
+        "/src/ops/redoc/redoc.standalone.js"
     ))
     .unwrap();
     assert_eq!(bundle.bytes().await.unwrap().as_ref(), vendored.as_slice());
