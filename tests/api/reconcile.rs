@@ -50,8 +50,10 @@ async fn status_of(app: &TestApp, upload_id: &str) -> Option<UploadStatus> {
     app.store().get_upload(upload_id).await.ok().map(|r| r.status)
 }
 
+/// Waits up to 20 s: a pass a second settles it in one or two, but a loaded CI machine can
+/// stretch that (5 s was seen to be too short under parallel load).
 async fn eventually(app: &TestApp, upload_id: &str, want: UploadStatus) {
-    for _ in 0..100 {
+    for _ in 0..400 {
         if status_of(app, upload_id).await == Some(want) {
             return;
         }
