@@ -142,6 +142,48 @@ async fn the_docs_page_runs_the_vendored_bundle_from_this_server() {
     assert_eq!(bundle.bytes().await.unwrap().as_ref(), vendored.as_slice());
 }
 
+/// Redoc shows only operations whose tag is declared and sits in an `x-tagGroups` group: an
+/// operation tagged otherwise exists but is missing from /docs.
+#[test]
+fn every_operation_tag_is_declared_and_grouped() {
+    let spec: serde_json::Value = serde_norway::from_str(upload_signer::ops::OPENAPI_YAML).unwrap();
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    let declared: Vec<String> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    let grouped: Vec<String> = spec["x-tagGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| names(&g["tags"]))
+        .collect();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let tags = names(&op["tags"]);
+            assert!(!tags.is_empty(), "{method} {path} has no tag");
+            for tag in tags {
+                assert!(
+                    declared.contains(&tag),
+                    "{method} {path}: tag {tag} is not declared"
+                );
+                assert!(
+                    grouped.contains(&tag),
+                    "{method} {path}: tag {tag} is in no x-tagGroups group"
+                );
+            }
+        }
+    }
+}
+
 /// Every documented operation exists on the server and answers, without credentials or a
 /// body, with one of its documented statuses (never "no such route").
 #[tokio::test]
