@@ -962,6 +962,12 @@ impl KeyServer {
             (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
         );
         let request_id = format!("5F1D7E2A{i:016X}");
+        let image_format = match credential["content_type"].as_str() {
+            Some("image/jpeg") => Some("jpg"),
+            Some("image/png") => Some("png"),
+            Some("image/webp") => Some("webp"),
+            _ => None,
+        };
         let lookup = |name: &str| -> Option<String> {
             Some(match name {
                 "bucket" => credential["bucket"].as_str()?.to_string(),
@@ -969,9 +975,11 @@ impl KeyServer {
                 "etag" => etag.clone(),
                 "size" => size.clone(),
                 "mimeType" => credential["content_type"].as_str()?.to_string(),
-                "imageInfo.height" => "1080".into(),
-                "imageInfo.width" => "1920".into(),
-                "imageInfo.format" => "jpg".into(),
+                // As OSS reports them: an image's format from its header, nothing for a video.
+                "imageInfo.height" if image_format.is_some() => "1080".into(),
+                "imageInfo.width" if image_format.is_some() => "1920".into(),
+                "imageInfo.format" => image_format.unwrap_or_default().into(),
+                "imageInfo.height" | "imageInfo.width" => String::new(),
                 "crc64" => "11051210869376104954".into(),
                 "contentMd5" => "1B2M2Y8AsgTpgAmY7PhCfg==".into(),
                 "clientIp" => "203.0.113.7".into(),

@@ -31,6 +31,25 @@ pub fn contradiction(declared: &str, head: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether OSS has already vouched for the bytes: it reads an image's header itself and names its
+/// format in the signed callback (`imageInfo.format`). When that is the declared type, reading the
+/// object again would only repeat OSS's work; anything else (no format, another one, a path
+/// without a callback) leaves the decision to [`contradiction`] on the bytes.
+pub fn confirmed_by_oss(declared: &str, oss_format: Option<&str>) -> bool {
+    let found = match oss_format.map(|f| f.trim().to_ascii_lowercase()).as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("bmp") => "image/bmp",
+        Some("tiff" | "tif") => "image/tiff",
+        Some("heic") => "image/heic",
+        Some("avif") => "image/avif",
+        _ => return false,
+    };
+    canonical(declared) == found
+}
+
 fn canonical(mime: &str) -> String {
     let essence = mime
         .split(';')
@@ -70,6 +89,21 @@ mod tests {
     const MOV: &[u8] = b"\0\0\0\x14ftypqt  \0\0\0\0qt  ";
     const HTML: &[u8] = b"  <!DOCTYPE html><html><script>alert(document.cookie)</script>";
     const ZIP: &[u8] = b"PK\x03\x04\x14\0\0\0\x08\0";
+
+    #[test]
+    fn osss_image_format_vouches_only_for_the_declared_type() {
+        use super::confirmed_by_oss;
+        assert!(confirmed_by_oss("image/jpeg", Some("jpg")));
+        assert!(confirmed_by_oss("image/jpg", Some("JPG")), "aliases and case");
+        assert!(confirmed_by_oss("image/png", Some("png")));
+        assert!(
+            !confirmed_by_oss("image/png", Some("jpg")),
+            "another format: read the bytes"
+        );
+        assert!(!confirmed_by_oss("image/png", Some("")), "OSS found no image");
+        assert!(!confirmed_by_oss("image/png", None), "no callback facts");
+        assert!(!confirmed_by_oss("video/mp4", Some("png")));
+    }
 
     #[test]
     fn matching_bytes_pass() {

@@ -153,6 +153,9 @@ impl Completion {
             return Some(reason);
         }
         let declared = declared.filter(|_| profile.check_content)?;
+        if content_check::confirmed_by_oss(declared, upload.image_format.as_deref()) {
+            return None;
+        }
         match self
             .oss
             .first_bytes(
