@@ -322,3 +322,30 @@ impl TestApp {
         json
     }
 }
+
+/// A completed upload as a callback would report it, for tests that write the store or the spool
+/// directly.
+pub fn completed_upload(upload_id: &str) -> upload_signer::store::CompletedUpload {
+    let now = chrono::Utc::now();
+    upload_signer::store::CompletedUpload {
+        upload_id: upload_id.into(),
+        user_id: "u1".into(),
+        profile: "avatar".into(),
+        bucket: "demo-bucket".into(),
+        key: format!("avatars/u1/{upload_id}.jpg"),
+        size: 1,
+        etag: None,
+        mime_type: Some("image/jpeg".into()),
+        image_width: None,
+        image_height: None,
+        image_format: None,
+        vars: serde_json::Map::new(),
+        client_ip: None,
+        oss_request_id: None,
+        source: upload_signer::store::UploadSource::Callback,
+        issued_at: now,
+        expires_at: now,
+        completed_at: now,
+        rejected: None,
+    }
+}

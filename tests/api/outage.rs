@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use upload_signer::spool::{Spool, SpoolEntry};
-use upload_signer::store::{CompletedUpload, UploadSource};
 
-use crate::helpers::{postgres_admin_url, spawn_app_with, StoreKind, TestDb};
+use crate::helpers::{completed_upload, postgres_admin_url, spawn_app_with, StoreKind, TestDb};
 use crate::oss_stand_in::{ObjectFacts, OssStandIn};
 use crate::tcp_proxy::TcpProxy;
 
@@ -96,31 +95,6 @@ async fn callbacks_during_a_database_outage_are_spooled_and_replayed() {
     assert!(postgres_admin_url().starts_with("postgres://"));
 }
 
-fn completed(upload_id: &str) -> CompletedUpload {
-    let now = chrono::Utc::now();
-    CompletedUpload {
-        upload_id: upload_id.into(),
-        user_id: "u1".into(),
-        profile: "avatar".into(),
-        bucket: "demo-bucket".into(),
-        key: format!("avatars/u1/{upload_id}.jpg"),
-        size: 1,
-        etag: None,
-        mime_type: Some("image/jpeg".into()),
-        image_width: None,
-        image_height: None,
-        image_format: None,
-        vars: serde_json::Map::new(),
-        client_ip: None,
-        oss_request_id: None,
-        source: UploadSource::Callback,
-        issued_at: now,
-        expires_at: now,
-        completed_at: now,
-        rejected: None,
-    }
-}
-
 /// The spool is a file: what was appended before a crash is replayed after the restart, and
 /// replaying twice records nothing twice.
 #[tokio::test]
@@ -129,14 +103,17 @@ async fn the_spool_survives_a_restart_and_replays_idempotently() {
     {
         let spool = Spool::open(dir.path()).unwrap();
         for id in ["a", "b", "c"] {
-            spool.append(SpoolEntry::Completed(completed(id))).await.unwrap();
+            spool
+                .append(SpoolEntry::Completed(completed_upload(id)))
+                .await
+                .unwrap();
         }
         assert_eq!(spool.depth(), 3);
     }
     let db = TestDb::create(StoreKind::Sqlite).await;
     let store = upload_signer::store::open(&crate::helpers::test_settings(db.url(), &[]).database).unwrap();
     store.migrate().await.unwrap();
-    store.record_completed(&completed("a")).await.unwrap();
+    store.record_completed(&completed_upload("a")).await.unwrap();
 
     let reopened = Spool::open(dir.path()).unwrap();
     assert_eq!(reopened.depth(), 3);

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use upload_signer::store::{CompletedUpload, UploadSource};
 
-use crate::helpers::{error_code, free_port, spawn_app_with, spawn_instance_beside, StoreKind, TestApp};
+use crate::helpers::{
+    completed_upload, error_code, free_port, spawn_app_with, spawn_instance_beside, StoreKind, TestApp,
+};
 use crate::on_both_stores;
 use crate::webhook_receiver::{signed_by, Receiver};
 
@@ -358,31 +359,6 @@ async fn private_targets_are_refused_when_not_allowed(kind: StoreKind) {
     receiver.stop().await;
 }
 
-fn completed(upload_id: &str) -> CompletedUpload {
-    let now = chrono::Utc::now();
-    CompletedUpload {
-        upload_id: upload_id.into(),
-        user_id: "u1".into(),
-        profile: "avatar".into(),
-        bucket: "demo-bucket".into(),
-        key: format!("avatars/u1/{upload_id}.png"),
-        size: 1,
-        etag: None,
-        mime_type: Some("image/png".into()),
-        image_width: None,
-        image_height: None,
-        image_format: None,
-        vars: serde_json::Map::new(),
-        client_ip: None,
-        oss_request_id: None,
-        source: UploadSource::Callback,
-        issued_at: now,
-        expires_at: now,
-        completed_at: now,
-        rejected: None,
-    }
-}
-
 /// The receiver is down while the service records uploads and tries them, the service restarts
 /// (SIGTERM, a new process), the receiver comes up: every event arrives.
 #[tokio::test]
@@ -419,7 +395,7 @@ async fn a_receiver_down_across_a_restart_gets_every_event() {
     let endpoint: Value = created.json().await.unwrap();
     let uploads: Vec<String> = (0..5).map(|i| format!("restart-{i}")).collect();
     for id in &uploads {
-        store.record_completed(&completed(id)).await.unwrap();
+        store.record_completed(&completed_upload(id)).await.unwrap();
     }
     // Tried and failed while the receiver is down.
     let path = format!(
@@ -494,13 +470,16 @@ async fn spooled_completions_become_events_when_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
     for id in ["s1", "s2", "s3"] {
-        spool.append(SpoolEntry::Completed(completed(id))).await.unwrap();
+        spool
+            .append(SpoolEntry::Completed(completed_upload(id)))
+            .await
+            .unwrap();
     }
     let db = crate::helpers::TestDb::create(StoreKind::Sqlite).await;
     let store = upload_signer::store::open(&crate::helpers::test_settings(db.url(), &[]).database).unwrap();
     store.migrate().await.unwrap();
     assert_eq!(spool.replay(&store).await.unwrap(), 3);
-    store.record_completed(&completed("s1")).await.unwrap();
+    store.record_completed(&completed_upload("s1")).await.unwrap();
     let events = store.unfanned_events(100).await.unwrap();
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events.iter().all(|e| e.event_type == "upload.completed"));
