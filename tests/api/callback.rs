@@ -484,7 +484,10 @@ async fn forged_callbacks_at_a_slow_key_host_do_not_delay_genuine_ones(kind: Sto
         "genuine callbacks under the flood: p50 {:?}, p99 {p99:?}, max {:?}",
         took[49], took[99]
     );
-    assert!(p99 < Duration::from_millis(50), "genuine p99 {p99:?}");
+    // Alone on an idle machine the p99 is a few ms; the bound leaves room for a busy CI machine
+    // (53 ms was seen there with a build beside it) and still fails by far on what it guards
+    // against: a genuine callback waiting behind the 3 s key host.
+    assert!(p99 < Duration::from_millis(200), "genuine p99 {p99:?}");
     assert!(slow_fetches.load(Ordering::SeqCst) <= 20, "one fetch per URL");
     // A failed URL is remembered: asking again fetches nothing.
     let again = format!("{slow_prefix}again.pem");
