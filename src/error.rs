@@ -185,6 +185,14 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// The database cannot be reached: a `503` the client may retry.
+    pub fn database_unavailable() -> Self {
+        Self::service_unavailable(
+            "database_unavailable",
+            "the database is unreachable; retry shortly",
+        )
+    }
+
     /// A 500 that logs `cause` and shows the client nothing of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -205,6 +213,19 @@ impl ApiError {
             },
         })
         .unwrap_or_else(|_| r#"{"error":{"code":"internal_error","message":"error"}}"#.into())
+    }
+}
+
+/// The one map from storage errors: an unreachable database is a `503` the client may retry.
+/// A missing row means something different on each route, so routes turn
+/// `StoreError::NotFound` into their own `404` before this; one reaching here is a bug (a 500).
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        if err.is_unavailable() {
+            ApiError::database_unavailable()
+        } else {
+            ApiError::internal(err)
+        }
     }
 }
 

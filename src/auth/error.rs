@@ -90,14 +90,7 @@ impl From<AuthError> for ApiError {
             AuthError::ProviderUnavailable => {
                 ApiError::service_unavailable("identity_provider_unavailable", message)
             }
-            AuthError::Store(StoreError::Unavailable(cause)) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                ApiError::service_unavailable(
-                    "database_unavailable",
-                    "the database is unavailable; retry later",
-                )
-            }
-            AuthError::Store(other) => ApiError::internal(other),
+            AuthError::Store(err) => err.into(),
             AuthError::Internal(cause) => ApiError::internal(cause),
         }
     }

@@ -32,14 +32,7 @@ pub async fn usage(
 ) -> Result<ProfileUsage, ApiError> {
     let rows = store
         .upload_usage(user_id, Some(profile), day_bounds(now).0)
-        .await
-        .map_err(|e| match e {
-            e if e.is_unavailable() => ApiError::service_unavailable(
-                "database_unavailable",
-                "the upload quota cannot be checked while the database is unreachable; retry later",
-            ),
-            e => ApiError::internal(e),
-        })?;
+        .await?;
     Ok(rows.into_iter().next().unwrap_or(ProfileUsage {
         profile: profile.to_string(),
         ..ProfileUsage::default()

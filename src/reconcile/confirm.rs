@@ -19,13 +19,7 @@ pub async fn complete(
     let record = match settler.store.get_upload(&upload_id).await {
         Ok(record) if record.user_id == user.user_id => record,
         Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
-        Err(e) if e.is_unavailable() => {
-            return Err(ApiError::service_unavailable(
-                "database_unavailable",
-                "the database is unreachable",
-            ))
-        }
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(e) => return Err(e.into()),
     };
     let record = match record.status {
         UploadStatus::Completed | UploadStatus::Rejected => record,
@@ -46,12 +40,7 @@ pub async fn complete(
                         "the bucket could not be checked; try again",
                     ));
                 }
-                Err(e) if e.is_unavailable() => {
-                    return Err(ApiError::service_unavailable(
-                        "database_unavailable",
-                        "the database is unreachable",
-                    ))
-                }
+                Err(e) if e.is_unavailable() => return Err(ApiError::database_unavailable()),
                 Err(e) => return Err(ApiError::internal(e)),
             }
         }

@@ -133,13 +133,7 @@ pub async fn verify(req: &HttpRequest, token: &str) -> Result<ApiKey, ApiError> 
     let record = match store.get_api_key(id).await {
         Ok(record) => record,
         Err(StoreError::NotFound) => return Err(invalid()),
-        Err(err) if err.is_unavailable() => {
-            return Err(ApiError::service_unavailable(
-                "database_unavailable",
-                "the database is unreachable",
-            ))
-        }
-        Err(err) => return Err(ApiError::internal(err)),
+        Err(err) => return Err(err.into()),
     };
     if record.revoked_at.is_some()
         || !crate::signing::ct_eq(hash_secret(secret).as_bytes(), record.secret_hash.as_bytes())

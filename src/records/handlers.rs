@@ -17,10 +17,7 @@ use crate::store::{
 pub(crate) fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::NotFound => ApiError::not_found("upload_not_found", "no such upload"),
-        e if e.is_unavailable() => {
-            ApiError::service_unavailable("database_unavailable", "the database is unreachable")
-        }
-        e => ApiError::internal(e),
+        e => e.into(),
     }
 }
 

@@ -26,10 +26,7 @@ fn store_error(err: StoreError) -> ApiError {
             "webhook_endpoint_not_found",
             "no such webhook endpoint; list them with GET /v1/webhooks/endpoints",
         ),
-        e if e.is_unavailable() => {
-            ApiError::service_unavailable("database_unavailable", "the database is unreachable")
-        }
-        e => ApiError::internal(e),
+        e => e.into(),
     }
 }
 
