@@ -4,9 +4,10 @@
 //! them as written, and SQLite, which numbers `$n` by first appearance, agrees (sqlx 0.8 also maps
 //! `$n` by its number, so a text out of order would still bind right, but would read wrong to
 //! anyone who knows SQLite). Each row has one mapper. A macro per domain writes the same
-//! implementation for both stores, their row types and pools named: sqlx's generic `Executor` and
-//! `Decode` bounds over `Database` do not hold across `async_trait`'s `Send` futures without a
-//! wall of higher-ranked bounds, and a concrete expansion per backend has none.
+//! implementation for both stores, their row types and pools named (the pattern the webhook
+//! queries started). Generic functions over `sqlx::Database` were the alternative; every query
+//! would carry higher-ranked `Executor`/`Encode`/`Decode` bounds, and `async_trait` wants `Send`
+//! futures from them; a concrete expansion per backend needs none and type-checks as plain code.
 //!
 //! What really differs is small and named: the [`Dialect`] each backend folder defines (day
 //! bucketing, bytewise collation, `SKIP LOCKED`, shared limits), how a time is written
