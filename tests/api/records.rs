@@ -158,6 +158,22 @@ async fn ids(app: &TestApp, path: &str, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// One page of `/v1/records/uploads`: its upload ids and the next page's cursor.
+async fn page(app: &TestApp, limit: u32, cursor: Option<&str>, token: &str) -> (Vec<String>, Option<String>) {
+    let path = match cursor {
+        Some(c) => format!("/v1/records/uploads?limit={limit}&cursor={c}"),
+        None => format!("/v1/records/uploads?limit={limit}"),
+    };
+    let body: Value = get(app, &path, token).await.json().await.unwrap();
+    let ids = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["upload_id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, body["next_cursor"].as_str().map(str::to_string))
+}
+
 async fn every_filter_selects_the_right_records(kind: StoreKind) {
     let app = spawn_app(kind).await;
     seed(&app.store()).await;
@@ -213,18 +229,8 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/records/uploads?limit=10&cursor={c}"),
-            None => "/v1/records/uploads?limit=10".to_string(),
-        };
-        let body: Value = get(&app, &path, &key).await.json().await.unwrap();
-        seen.extend(
-            body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["upload_id"].as_str().unwrap().to_string()),
-        );
+        let (items, next) = page(&app, 10, cursor.as_deref(), &key).await;
+        seen.extend(items);
         pages += 1;
         if pages == 1 {
             // New uploads land while the client pages.
@@ -233,8 +239,8 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
                 store.record_completed(&completed(&id, Utc::now())).await.unwrap();
             }
         }
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
+        match next {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
@@ -275,25 +281,11 @@ async fn times_of_any_precision_filter_and_page_in_time_order(kind: StoreKind) {
         let got = ids(&app, &format!("/v1/records/uploads?{query}"), &key).await;
         assert_eq!(got, *expected, "{query}");
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/records/uploads?limit=2&cursor={c}"),
-            None => "/v1/records/uploads?limit=2".to_string(),
-        };
-        let body: Value = get(&app, &path, &key).await.json().await.unwrap();
-        seen.extend(
-            body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["upload_id"].as_str().unwrap().to_string()),
-        );
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
+    let (mut seen, mut cursor) = page(&app, 2, None, &key).await;
+    while let Some(c) = cursor {
+        let (items, next) = page(&app, 2, Some(&c), &key).await;
+        seen.extend(items);
+        cursor = next;
     }
     assert_eq!(seen, ["e", "d", "c", "b", "a", "f"]);
 }
