@@ -20,6 +20,7 @@ pub(super) const DIALECT: Dialect = Dialect {
     day: "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     bytewise: " COLLATE \"C\"",
     skip_locked: "FOR UPDATE OF {table} SKIP LOCKED",
+    id_rows: "SELECT jsonb_array_elements_text({p}::jsonb) AS id",
     shared_limits: true,
 };
 

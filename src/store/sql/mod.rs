@@ -36,6 +36,9 @@ pub struct Dialect {
     /// `{table}` names the table whose rows are locked. Empty where the single writer makes the
     /// `UPDATE` itself the lock.
     pub skip_locked: &'static str,
+    /// The rows (one column, `id`) of a JSON array of strings bound at `{p}`: a batch of ids in
+    /// one statement, whatever its length.
+    pub id_rows: &'static str,
     /// Whether request limits are shared through the `rate_limits` table (else they stay in the
     /// process's memory, see `crate::limits`).
     pub shared_limits: bool,
@@ -44,6 +47,10 @@ pub struct Dialect {
 impl Dialect {
     pub fn day(&self, column: &str) -> String {
         self.day.replace("{col}", column)
+    }
+
+    pub fn id_rows(&self, placeholder: &str) -> String {
+        self.id_rows.replace("{p}", placeholder)
     }
 
     pub fn skip_locked(&self, table: &str) -> String {

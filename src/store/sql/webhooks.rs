@@ -1,5 +1,6 @@
 //! The webhook queries, one text for both backends (see [`super`]); every time is bound from
-//! Rust. Only the lease differs: the dialect's `SKIP LOCKED`.
+//! Rust. Only the lease (the dialect's `SKIP LOCKED`) and a bound list of ids (the dialect's
+//! `id_rows`) differ.
 
 /// Leases due deliveries; `{lock}` is the dialect's `SKIP LOCKED` of the deliveries (`w`), not of
 /// the endpoints they join.
@@ -136,34 +137,47 @@ macro_rules! impl_webhook_store {
             }
 
             async fn unfanned_events(&self, limit: u32) -> Result<Vec<EventSummary>, StoreError> {
-                let sql = format!("{SUMMARY} WHERE NOT fanned_out ORDER BY created_at LIMIT $1");
-                let rows = sqlx::query(&sql)
+                // Event ids are UUIDv7: their order is the order of creation.
+                let rows = sqlx::query(
+                    "SELECT e.id, e.event_type, e.profile, e.created_at
+                     FROM webhook_fanout f JOIN webhook_events e ON e.id = f.event_id
+                     ORDER BY f.event_id LIMIT $1",
+                )
                     .bind(i64::from(limit))
                     .fetch_all(self.pool())
                     .await?;
                 rows.iter().map(to_summary).collect()
             }
 
+            /// One statement per subscribed endpoint and one to take the events off the queue,
+            /// however many events: under load the queue is fed by every completed upload.
             async fn fan_out(&self, events: &[(String, Vec<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut per_endpoint: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
                 for (event_id, endpoint_ids) in events {
                     for endpoint_id in endpoint_ids {
-                        sqlx::query(
-                            "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
-                             VALUES ($1, $2, 'pending', $3, $3)
-                             ON CONFLICT (event_id, endpoint_id) DO NOTHING",
-                        )
-                        .bind(event_id)
-                        .bind(endpoint_id)
-                        .bind(SqlTime(now))
-                        .execute(&mut *tx)
-                        .await?;
+                        per_endpoint.entry(endpoint_id).or_default().push(event_id.clone());
                     }
-                    sqlx::query("UPDATE webhook_events SET fanned_out = TRUE WHERE id = $1")
-                        .bind(event_id)
-                        .execute(&mut *tx)
-                        .await?;
                 }
+                let mut tx = self.pool().begin().await?;
+                for (endpoint_id, event_ids) in per_endpoint {
+                    sqlx::query(&format!(
+                        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
+                         SELECT ids.id, $1, 'pending', $2, $2 FROM ({}) AS ids
+                         WHERE true -- SQLite needs a WHERE before an upsert's ON CONFLICT
+                         ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+                        $dialect.id_rows("$3")
+                    ))
+                    .bind(endpoint_id)
+                    .bind(SqlTime(now))
+                    .bind(serde_json::Value::from(event_ids).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let taken: Vec<String> = events.iter().map(|(id, _)| id.clone()).collect();
+                sqlx::query(&format!("DELETE FROM webhook_fanout WHERE event_id IN ({})", $dialect.id_rows("$1")))
+                    .bind(serde_json::Value::from(taken).to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(())
             }

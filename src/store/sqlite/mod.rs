@@ -26,6 +26,7 @@ pub(super) const DIALECT: Dialect = Dialect {
     // One writer at a time: the `UPDATE` of a lease is its own lock.
     skip_locked: "",
     // One process owns the file, so limits stay in its memory.
+    id_rows: "SELECT value AS id FROM json_each({p})",
     shared_limits: false,
 };
 
