@@ -568,7 +568,8 @@ struct ConnResult {
 impl LoadRun {
     /// Runs against `server`, accounting CPU use from the start.
     async fn drive_measured(self, server: &Server, generator: Generator) -> anyhow::Result<RunResult> {
-        self.drive_measured_until(server, generator, std::future::pending()).await
+        self.drive_measured_until(server, generator, std::future::pending())
+            .await
     }
 
     /// As [`Self::drive_measured`]; `finished` tells an outside generator, which cannot count
@@ -798,7 +799,10 @@ impl<'a> Report<'a> {
 
     fn percentile(&self, p: f64) -> f64 {
         if let Some(known) = self.result.percentiles_us {
-            let at = [50.0, 90.0, 99.0, 100.0].iter().position(|q| *q == p).unwrap_or(3);
+            let at = [50.0, 90.0, 99.0, 100.0]
+                .iter()
+                .position(|q| *q == p)
+                .unwrap_or(3);
             return known[at] / 1000.0;
         }
         let l = &self.result.latencies;
