@@ -6,7 +6,8 @@
 //! thread `t` of `n` the requests `t, t + n, t + 2n, ...` in turn. A workload that must send each
 //! request once (the callbacks) passes `finished`, a future that resolves when the server has done
 //! everything; wrk then gets `SIGINT`, which ends its run and prints its summary as at the end of
-//! `-d`. wrk's own CPU comes from GNU time around it.
+//! `-d`. Such a run uses one wrk thread: two would finish their halves at different times, and the
+//! faster one would send repeats while the other finishes. wrk's own CPU comes from GNU time.
 
 use std::future::Future;
 use std::io::Write;
@@ -40,14 +41,21 @@ function init(args)
   end
   threads = tonumber(args[2])
   expect = tonumber(args[3])
-  sent = 0
+  -- Send each request once, then the last one again until the run is ended.
+  once = args[4] == "once"
+  share = math.floor((#reqs - tid - 1) / threads) + 1
+  -- wrk asks each thread for one request it never sends (it sizes its first write with it).
+  sent = -1
   bad = 0
 end
 
 function request()
-  local i = (tid + sent * threads) % #reqs
+  local n = math.max(sent, 0)
+  if once and n >= share then
+    n = share - 1
+  end
   sent = sent + 1
-  return reqs[i + 1]
+  return reqs[(tid + n * threads) % #reqs + 1]
 end
 
 function response(status, headers, body)
@@ -102,9 +110,10 @@ pub async fn drive(
     concurrency: usize,
     duration: Duration,
     addr: std::net::SocketAddr,
-    finished: impl Future<Output = ()>,
+    finished: Option<impl Future<Output = ()>>,
     scratch: &Path,
 ) -> anyhow::Result<RunResult> {
+    let once = finished.is_some();
     let data = scratch.join("wrk-requests.bin");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&data)?);
     for prepared in requests {
@@ -116,7 +125,7 @@ pub async fn drive(
     let script = scratch.join("wrk.lua");
     std::fs::write(&script, SCRIPT)?;
 
-    let threads = THREADS.min(concurrency);
+    let threads = if once { 1 } else { THREADS.min(concurrency) };
     let mut child = tokio::process::Command::new("/usr/bin/time")
         .args(["-f", "WRK-CPU %U %S", "wrk"])
         .arg(format!("-t{threads}"))
@@ -130,6 +139,7 @@ pub async fn drive(
         .arg(&data)
         .arg(threads.to_string())
         .arg(expect.to_string())
+        .arg(if once { "once" } else { "cycle" })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group: SIGINT reaches wrk; GNU time ignores it while it waits.
@@ -152,7 +162,12 @@ pub async fn drive(
     let run = async {
         tokio::select! {
             status = child.wait() => status,
-            () = finished => {
+            () = async {
+                match finished {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            } => {
                 let _ = std::process::Command::new("kill")
                     .args(["-INT", "--", &format!("-{pid}")])
                     .status();

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rsa::RsaPublicKey;
+use signing::callback::CallbackPublicKey;
 use tokio::sync::Semaphore;
 
 use super::CallbackError;
@@ -29,7 +29,7 @@ const MAX_ENTRIES: usize = 64;
 
 #[derive(Default)]
 struct Slot {
-    key: Option<(Arc<RsaPublicKey>, Instant)>,
+    key: Option<(Arc<CallbackPublicKey>, Instant)>,
     failed_at: Option<Instant>,
     /// Verified a signature: only then can this entry not be evicted by unsigned traffic.
     proven: bool,
@@ -48,15 +48,15 @@ pub struct PublicKeys {
     client: reqwest::Client,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
     fetches: Semaphore,
-    pinned: Option<Arc<RsaPublicKey>>,
+    pinned: Option<Arc<CallbackPublicKey>>,
     metrics: actix_web::web::Data<Metrics>,
 }
 
 enum Lookup {
-    Use(Arc<RsaPublicKey>),
+    Use(Arc<CallbackPublicKey>),
     /// A fetch is due; `stale` is served if it fails.
     Fetch {
-        stale: Option<Arc<RsaPublicKey>>,
+        stale: Option<Arc<CallbackPublicKey>>,
     },
 }
 
@@ -102,7 +102,7 @@ impl PublicKeys {
     ) -> Result<(), CallbackError> {
         let url = signing::callback::public_key_url(key_url_header, &self.allowed)
             .map_err(|_| CallbackError::KeyUrlNotAllowed)?;
-        let check = |key: &RsaPublicKey| {
+        let check = |key: &CallbackPublicKey| {
             signing::callback::verify(key, authorization, path, query, body)
                 .map_err(|_| CallbackError::BadSignature)
         };
@@ -116,7 +116,7 @@ impl PublicKeys {
         Ok(())
     }
 
-    async fn key_for(&self, url: &str, entry: &Entry) -> Result<Arc<RsaPublicKey>, CallbackError> {
+    async fn key_for(&self, url: &str, entry: &Entry) -> Result<Arc<CallbackPublicKey>, CallbackError> {
         if let Lookup::Use(key) = self.lookup(entry)? {
             return Ok(key);
         }
@@ -191,7 +191,11 @@ impl PublicKeys {
         }
     }
 
-    fn serve_stale(&self, key: Arc<RsaPublicKey>, why: &dyn std::fmt::Display) -> Arc<RsaPublicKey> {
+    fn serve_stale(
+        &self,
+        key: Arc<CallbackPublicKey>,
+        why: &dyn std::fmt::Display,
+    ) -> Arc<CallbackPublicKey> {
         self.count("stale");
         tracing::warn!(reason = %why, "public key refresh unavailable; using the cached key");
         key
@@ -228,7 +232,7 @@ impl PublicKeys {
         self.metrics.public_keys.with_label_values(&[result]).inc();
     }
 
-    async fn fetch(&self, url: &str) -> Result<RsaPublicKey, CallbackError> {
+    async fn fetch(&self, url: &str) -> Result<CallbackPublicKey, CallbackError> {
         tracing::info!(url, "fetching OSS callback public key");
         let unavailable = |e: &dyn std::fmt::Display| CallbackError::KeyUnavailable(e.to_string());
         let response = self.client.get(url).send().await.map_err(|e| unavailable(&e))?;
