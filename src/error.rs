@@ -1,12 +1,15 @@
 //! The one error every HTTP response uses: `{"error": {"code": "...", "message": "..."}}`.
 //!
 //! Capability modules keep their own error enums and convert into [`ApiError`]; the status and the
-//! stable `code` are chosen there, once. A 5xx never carries internal text: the cause is logged.
+//! stable `code` are chosen there, once. A 5xx never carries internal text: its cause rides on the
+//! response (never in the body) and the access log writes its chain once, on the request's line.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+
+pub use crate::store::Cause;
 
 /// Every `code` the server answers with: `openapi.yaml`'s `ErrorCode` enum lists exactly these
 /// (tested), so generated clients get a closed set. Add a code here and in the spec together.
@@ -100,6 +103,28 @@ pub const CODES: &[&str] = &[
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorCode(pub &'static str);
 
+/// The cause of an error response, kept on it for the access log.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub Cause);
+
+impl ErrorCause {
+    /// `outer: inner: innermost`, skipping a source whose text its parent already ends with
+    /// (thiserror messages like `database unavailable: {0}` print their source themselves).
+    pub fn chain(&self) -> String {
+        let mut out = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            let text = err.to_string();
+            if !out.ends_with(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            next = err.source();
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -112,7 +137,9 @@ pub struct ApiError {
     /// Sent as `Retry-After` (seconds), e.g. on 429.
     pub retry_after: Option<u64>,
     /// Extra machine-readable fields beside `code` and `message` (documented per code).
-    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    pub details: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    /// Why, for the log (never sent). Boxed: errors travel in `Result`s and should stay small.
+    pub cause: Option<Box<Cause>>,
 }
 
 #[derive(Serialize)]
@@ -141,7 +168,14 @@ impl ApiError {
             www_authenticate: None,
             retry_after: None,
             details: None,
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` for the request's log line.
+    pub fn caused_by(mut self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.cause = Some(Box::new(cause.into().into()));
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -193,14 +227,14 @@ impl ApiError {
         )
     }
 
-    /// A 500 that logs `cause` and shows the client nothing of it.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
+    /// A 500 that shows the client nothing of `cause`; the access log writes it.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "the server failed to handle the request; it has been logged",
         )
+        .caused_by(cause)
     }
 
     /// The JSON body, for callers that build a response by hand.
@@ -209,7 +243,7 @@ impl ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
-                details: self.details.as_ref(),
+                details: self.details.as_deref(),
             },
         })
         .unwrap_or_else(|_| r#"{"error":{"code":"internal_error","message":"error"}}"#.into())
@@ -222,7 +256,7 @@ impl ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         if err.is_unavailable() {
-            ApiError::database_unavailable()
+            ApiError::database_unavailable().caused_by(err)
         } else {
             ApiError::internal(err)
         }
@@ -253,6 +287,9 @@ impl ResponseError for ApiError {
         }
         let mut response = response.body(self.body_json());
         response.extensions_mut().insert(ErrorCode(self.code));
+        if let Some(cause) = &self.cause {
+            response.extensions_mut().insert(ErrorCause(Cause::clone(cause)));
+        }
         response
     }
 }

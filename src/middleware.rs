@@ -12,7 +12,7 @@ use actix_web::ResponseError;
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCause, ErrorCode};
 use crate::routes::BodyLimit;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -100,17 +100,31 @@ fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -
 /// The access log: one line per request (in the request's span: id, method, path), with the error
 /// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
 /// load balancers, so they log at debug.
-fn log_request(route: &str, status: u16, code: Option<&'static str>, duration_us: u64) {
+/// A cause (an internal error, an unreachable database) is written here, once, with the request id
+/// of the span; a 500 with a cause is an error, other 5xx warnings.
+fn log_request(
+    route: &str,
+    status: u16,
+    code: Option<&'static str>,
+    cause: Option<&ErrorCause>,
+    duration_us: u64,
+) {
     macro_rules! answered {
         ($level:expr) => {
-            match code {
-                Some(code) => tracing::event!($level, status, code, duration_us, "answered"),
-                None => tracing::event!($level, status, duration_us, "answered"),
+            match (code, cause.map(ErrorCause::chain)) {
+                (Some(code), Some(cause)) => {
+                    tracing::event!($level, status, code, cause, duration_us, "answered")
+                }
+                (Some(code), None) => tracing::event!($level, status, code, duration_us, "answered"),
+                (None, Some(cause)) => tracing::event!($level, status, cause, duration_us, "answered"),
+                (None, None) => tracing::event!($level, status, duration_us, "answered"),
             }
         };
     }
     if matches!(route, "/healthz" | "/readyz") {
         answered!(tracing::Level::DEBUG)
+    } else if status == 500 && cause.is_some() {
+        answered!(tracing::Level::ERROR)
     } else if status >= 500 {
         answered!(tracing::Level::WARN)
     } else {
@@ -161,8 +175,11 @@ pub async fn request_context(
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let code = response.response().extensions().get::<ErrorCode>().map(|c| c.0);
-    span.in_scope(|| log_request(&route, status, code, elapsed.as_micros() as u64));
+    let extensions = response.response().extensions();
+    let code = extensions.get::<ErrorCode>().map(|c| c.0);
+    let cause = extensions.get::<ErrorCause>().cloned();
+    drop(extensions);
+    span.in_scope(|| log_request(&route, status, code, cause.as_ref(), elapsed.as_micros() as u64));
     if let Some(metrics) = metrics {
         let status = status.to_string();
         let labels = [route.as_str(), method.as_str(), status.as_str()];
@@ -251,5 +268,45 @@ mod tests {
         assert!(line["duration_us"].is_u64(), "{out}");
         assert_eq!(line["span"]["path"], "/v1/x", "{out}");
         assert!(line.get("spans").is_none() && !out.contains("s3cret"), "{out}");
+    }
+
+    /// A 500's cause chain is written once, on the request's line with its id, and never sent.
+    #[actix_web::test]
+    async fn an_internal_error_logs_its_cause_chain_once_with_the_request_id() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the ledger")]
+        struct Outer(#[source] std::io::Error);
+
+        let buffer = Buffer::default();
+        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            LogFormat::Json,
+            buffer.clone(),
+        ));
+        let app = test::init_service(App::new().wrap(from_fn(request_context)).route(
+            "/v1/x",
+            web::get().to(|| async {
+                let cause = Outer(std::io::Error::other("disk on fire"));
+                Err::<HttpResponse, _>(ApiError::internal(cause))
+            }),
+        ))
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri("/v1/x").to_request()).await;
+        assert_eq!(res.status(), 500);
+        let id = res
+            .headers()
+            .get(super::REQUEST_ID_HEADER)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+        assert!(!body.contains("disk"), "{body}");
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.matches("disk on fire").count(), 1, "{out}");
+        let line: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(line["level"], "ERROR", "{out}");
+        assert_eq!(line["cause"], "reading the ledger: disk on fire", "{out}");
+        assert_eq!(line["span"]["request_id"], id.as_str(), "{out}");
     }
 }

@@ -148,10 +148,10 @@ impl Spool {
         let mut replayed = 0;
         // A batch, then whatever arrived meanwhile.
         for _ in 0..2 {
-            let Some(path) = self.take_batch().map_err(|e| StoreError::Other(e.to_string()))? else {
+            let Some(path) = self.take_batch().map_err(StoreError::other)? else {
                 break;
             };
-            let text = fs::read_to_string(&path).map_err(|e| StoreError::Other(e.to_string()))?;
+            let text = fs::read_to_string(&path).map_err(StoreError::other)?;
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             let mut issued = Vec::new();
             let mut completed = Vec::new();
@@ -190,7 +190,7 @@ impl Spool {
                     self.settle_line(line, written.map(|_| ()))?;
                 }
             }
-            fs::remove_file(&path).map_err(|e| StoreError::Other(e.to_string()))?;
+            fs::remove_file(&path).map_err(StoreError::other)?;
             let lines = lines.len() as u64;
             self.depth.fetch_sub(lines.min(self.depth()), Ordering::Relaxed);
             replayed += lines;

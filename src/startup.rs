@@ -282,7 +282,7 @@ async fn migrate_or_retry(
 async fn attempt_migration(store: &DynStore, timeout: Duration) -> Result<(), StoreError> {
     tokio::time::timeout(timeout, store.migrate())
         .await
-        .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer from the database".into())))
+        .unwrap_or_else(|_| Err(StoreError::unavailable("no answer from the database")))
 }
 
 /// CORS for browser clients: only the configured origins; off when none are.

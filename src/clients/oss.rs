@@ -26,7 +26,9 @@ pub enum OssError {
     #[error("OSS answered {status}: {code}")]
     Refused { status: u16, code: String },
     #[error("cannot sign the request: {0}")]
-    Signing(String),
+    Signing(#[source] crate::signing::SigningError),
+    #[error("the profile's endpoint has no host")]
+    NoHost,
 }
 
 pub struct OssClient {
@@ -58,9 +60,7 @@ impl OssClient {
         profile: &ProfileSettings,
         key: &str,
     ) -> Result<reqwest::RequestBuilder, OssError> {
-        let url = profile
-            .object_url(key)
-            .ok_or_else(|| OssError::Signing("the profile's endpoint has no host".into()))?;
+        let url = profile.object_url(key).ok_or(OssError::NoHost)?;
         let headers = signing::v4::sign_headers(&HeaderSignV4 {
             access_key_id: &self.access_key_id,
             secret: self.secret.expose_secret(),
@@ -74,7 +74,7 @@ impl OssClient {
             security_token: None,
             at: Utc::now(),
         })
-        .map_err(|e| OssError::Signing(e.to_string()))?;
+        .map_err(OssError::Signing)?;
         let mut request = self.http.request(method, url);
         for (name, value) in headers {
             request = request.header(name, value);

@@ -32,7 +32,7 @@ pub enum CredentialError {
     #[error("refusing to sign: profile {0:?} takes single uploads (see `upload` in the POST /v1/uploads answer); send the file with one PUT, or set `multipart = true` on the profile")]
     MultipartNotEnabled(String),
     #[error("signing failed: {0}")]
-    Signing(String),
+    Signing(#[source] crate::signing::SigningError),
 }
 
 impl From<CredentialError> for ApiError {

@@ -216,7 +216,7 @@ impl Issuer {
         for (name, value) in &vars {
             callback_vars
                 .insert(&format!("x:{name}"), value)
-                .map_err(|e| CredentialError::Signing(e.to_string()))?;
+                .map_err(CredentialError::Signing)?;
         }
         let callback_var_b64 = (!callback_vars.is_empty()).then(|| callback_vars.to_base64());
 
@@ -426,7 +426,7 @@ impl Issuer {
                     at: now,
                     expires_in: (expires_at - now).num_seconds().clamp(1, 7 * 24 * 3600) as u32,
                 })
-                .map_err(|e| CredentialError::Signing(e.to_string()))?
+                .map_err(CredentialError::Signing)?
             }
         };
         Ok(PutInstructions {

@@ -86,7 +86,7 @@ pub async fn check(
         "limit": limit,
         "resets_at": resets.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
     });
-    err.details = details.as_object().cloned();
+    err.details = details.as_object().cloned().map(Box::new);
     Err(err)
 }
 

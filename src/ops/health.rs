@@ -44,7 +44,7 @@ pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>)
     } else {
         let ping = tokio::time::timeout(Duration::from_secs(2), store.ping())
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer within 2 s".into())));
+            .unwrap_or_else(|_| Err(StoreError::unavailable("no answer within 2 s")));
         readiness.health.observe(&ping);
         match ping {
             Ok(()) => None,

@@ -119,8 +119,8 @@ impl TokenKeys {
 
 /// Issue a token for `claims` with the current key.
 pub fn issue(claims: &UploadClaims, keys: &TokenKeys) -> String {
-    // Strings and integers always serialise; an empty payload would only fail verification.
-    let json = serde_json::to_vec(claims).unwrap_or_default();
+    // Strings and integers always serialise: a failure here is a bug, never input.
+    let json = serde_json::to_vec(claims).expect("upload claims serialise");
     let signed = format!("{VERSION}.{}.{}", keys.current_kid, URL_SAFE_NO_PAD.encode(json));
     let mac = hmac_sha256(&keys.current_secret, signed.as_bytes());
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac))

@@ -81,12 +81,12 @@ impl DbHealth {
         write: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         if self.is_down() {
-            return Err(StoreError::Unavailable("database known to be down".into()));
+            return Err(StoreError::unavailable("database known to be down"));
         }
         let result = tokio::time::timeout(self.write_timeout, write)
             .await
             .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(format!(
+                Err(StoreError::unavailable(format!(
                     "no answer within {} ms",
                     self.write_timeout.as_millis()
                 )))

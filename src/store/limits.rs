@@ -44,7 +44,7 @@ pub trait LimitStore: Send + Sync {
         _expires_at: i64,
         _step: LimitStep<'_>,
     ) -> Result<Result<(), Duration>, StoreError> {
-        Err(StoreError::Other("this store keeps no shared limits".into()))
+        Err(StoreError::other("this store keeps no shared limits"))
     }
 
     /// Drops states that expired before `now` (µs).

@@ -47,12 +47,23 @@ pub enum StoreError {
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     #[error("database error: {0}")]
-    Other(String),
+    Other(#[source] Cause),
 }
 
+/// A cause kept as the error it is, for the log line of the response it turns into.
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
 impl StoreError {
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Unavailable(cause.into().into())
+    }
+
+    pub fn other(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Other(cause.into().into())
+    }
+
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
@@ -68,7 +79,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            | sqlx::Error::WorkerCrashed => StoreError::unavailable(err),
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
             }
@@ -78,9 +89,9 @@ impl From<sqlx::Error> for StoreError {
                     .code()
                     .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
             {
-                StoreError::Unavailable(db.message().to_string())
+                StoreError::unavailable(sqlx::Error::Database(db))
             }
-            other => StoreError::Other(other.to_string()),
+            other => StoreError::other(other),
         }
     }
 }
@@ -89,7 +100,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(err: sqlx::migrate::MigrateError) -> Self {
         match err {
             sqlx::migrate::MigrateError::Execute(inner) => inner.into(),
-            other => StoreError::Other(other.to_string()),
+            other => StoreError::other(other),
         }
     }
 }

@@ -63,11 +63,16 @@ where
     })
 }
 
-/// `vars` as a map; anything else (never written) as an empty one.
-pub fn vars_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+/// `vars` as a map. Nothing writes another JSON value there, so one is corruption: an error, not
+/// a record quietly shown without its variables.
+pub fn vars_map(value: serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, StoreError> {
     match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
+        serde_json::Value::Object(map) => Ok(map),
+        serde_json::Value::Null => Ok(serde_json::Map::new()),
+        other => Err(StoreError::other(format!(
+            "an upload's vars is not a JSON object: {}",
+            other.to_string().chars().take(80).collect::<String>()
+        ))),
     }
 }
 

@@ -31,7 +31,7 @@ impl UploadStatus {
             "completed" => UploadStatus::Completed,
             "abandoned" => UploadStatus::Abandoned,
             "rejected" => UploadStatus::Rejected,
-            other => return Err(StoreError::Other(format!("unknown upload status {other:?}"))),
+            other => return Err(StoreError::other(format!("unknown upload status {other:?}"))),
         })
     }
 }
@@ -59,7 +59,7 @@ impl UploadSource {
             "callback" => UploadSource::Callback,
             "client" => UploadSource::Client,
             "reconciler" => UploadSource::Reconciler,
-            other => return Err(StoreError::Other(format!("unknown upload source {other:?}"))),
+            other => return Err(StoreError::other(format!("unknown upload source {other:?}"))),
         })
     }
 }

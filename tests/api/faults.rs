@@ -526,8 +526,10 @@ async fn a_sigkilled_instance_loses_nothing_it_answered() {
         .filter(|r| r.1)
         .filter_map(|r| r.0.as_ref())
         .collect();
+    // Only that the run did something: half the requests after the kill meet the dead instance,
+    // and on a busy machine more of the first half are still in flight when it dies.
     assert!(
-        issued.len() > 250 && recorded.len() > 200,
+        issued.len() > 200 && recorded.len() > 120,
         "{} issued, {} recorded",
         issued.len(),
         recorded.len()

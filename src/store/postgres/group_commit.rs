@@ -41,7 +41,7 @@ impl GroupCommit {
         }
         answer
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("the completion writer stopped".into())))
+            .unwrap_or_else(|_| Err(StoreError::unavailable("the completion writer stopped")))
     }
 }
 

@@ -57,7 +57,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(&settings.url)
-            .map_err(|e| StoreError::Other(format!("invalid database.url: {e}")))?
+            .map_err(|e| StoreError::other(format!("invalid database.url: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)

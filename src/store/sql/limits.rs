@@ -23,7 +23,7 @@ macro_rules! impl_limit_store {
                 step: LimitStep<'_>,
             ) -> Result<Result<(), Duration>, StoreError> {
                 if !$dialect.shared_limits {
-                    return Err(StoreError::Other("this store keeps no shared limits".into()));
+                    return Err(StoreError::other("this store keeps no shared limits"));
                 }
                 let mut tx = self.pool().begin().await?;
                 // Creates the row if needed and locks it either way: concurrent steps on one key

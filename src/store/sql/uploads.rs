@@ -19,7 +19,7 @@ macro_rules! impl_upload_store {
 
         /// A row of [`COLUMNS`].
         pub(in crate::store) fn to_record(row: &$row) -> Result<UploadRecord, StoreError> {
-            upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?))
+            upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?)?)
         }
 
         /// A row returned with its username, and its event.

@@ -48,7 +48,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(&settings.url)
-            .map_err(|e| StoreError::Other(format!("invalid database.url: {e}")))?
+            .map_err(|e| StoreError::other(format!("invalid database.url: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -59,7 +59,7 @@ impl SqliteStore {
         if let Some(parent) = Path::new(options.get_filename()).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", parent.display())))?;
+                    .map_err(|e| StoreError::other(format!("cannot create {}: {e}", parent.display())))?;
             }
         }
         let pool = SqlitePoolOptions::new()
