@@ -19,7 +19,6 @@ pub mod reconcile;
 pub mod records;
 pub mod routes;
 pub mod settings;
-pub mod signing;
 pub mod spool;
 pub mod startup;
 pub mod store;
@@ -28,3 +27,6 @@ pub mod tasks;
 pub mod telemetry;
 pub mod ui;
 pub mod webhooks;
+
+// The workspace's other members, under the paths they had as modules.
+pub use upload_signer_signing as signing;

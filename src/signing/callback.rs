@@ -11,8 +11,8 @@ use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::signing::common::{encode, RFC3986};
-use crate::signing::{Result, SigningError};
+use crate::common::{encode, RFC3986};
+use crate::{Result, SigningError};
 
 /// OSS refuses a `callback` or `callback-var` longer than 5 KB (base64).
 pub const MAX_PARAM_B64_LEN: usize = 5 * 1024;
@@ -459,11 +459,11 @@ mod tests {
 
     const REAL: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-callbacks-real.json"
+        "/../../tests/vectors/oss-callbacks-real.json"
     ));
     const ALI_OSS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
+        "/../../tests/vectors/oss-signing-ali-oss.json"
     ));
 
     fn json(s: &str) -> Value {

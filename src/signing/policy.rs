@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::signing::{Result, SigningError};
+use crate::{Result, SigningError};
 
 /// One policy condition, as the issuing side writes it. Field names are given without `$`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,7 +369,7 @@ mod tests {
 
     const VECTORS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
+        "/../../tests/vectors/oss-signing-ali-oss.json"
     ));
 
     fn vectors() -> Value {

@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use crate::signing::common::{encode, hmac_sha1, RFC3986};
+use crate::common::{encode, hmac_sha1, RFC3986};
 
 pub const API_VERSION: &str = "2015-04-01";
 
@@ -160,7 +160,7 @@ mod tests {
 
     const STS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/sts-assume-role-vectors.json"
+        "/../../tests/vectors/sts-assume-role-vectors.json"
     ));
 
     fn vectors() -> Value {

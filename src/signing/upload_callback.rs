@@ -145,7 +145,7 @@ pub fn parse_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::callback::render_body;
+    use crate::callback::render_body;
 
     fn lookup(name: &str) -> Option<String> {
         match name {

@@ -10,14 +10,12 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::signing::common::{
+use crate::common::{
     ct_eq, encode, header, hmac_sha256, parse_query, query_value, split_bucket_key, RFC3986, RFC3986_PATH,
     URI_COMPONENT, URI_PATH,
 };
-use crate::signing::policy::Condition;
-use crate::signing::{
-    IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS,
-};
+use crate::policy::Condition;
+use crate::{IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS};
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -596,12 +594,12 @@ pub fn verify_header_signed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::policy::PostPolicy;
+    use crate::policy::PostPolicy;
     use serde_json::Value;
 
     const ALI_OSS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
+        "/../../tests/vectors/oss-signing-ali-oss.json"
     ));
     const AK: &str = "LTAI5tTestKeyId000000";
     const SECRET: &str = "TestSecret0123456789abcdefghijkl";

@@ -18,8 +18,8 @@ pub mod v4;
 
 pub use callback::{CallbackBodyType, CallbackParam, CallbackVars};
 /// How OSS reads a request's query and splits its path into bucket and key; the emulator routes
-/// with them too.
-pub(crate) use common::{ct_eq, parse_query, query_value, split_bucket_key};
+/// with them too (and the service compares its API keys' hashes with `ct_eq`).
+pub use common::{ct_eq, parse_query, query_value, split_bucket_key};
 pub use policy::{Condition, ParsedCondition, ParsedPolicy, PolicyViolation, PostPolicy};
 pub use token::{TokenError, TokenKeys, UploadClaims};
 pub use v1::{parse_string_to_sign, ParsedStringToSign, PresignV1, StringToSign};
