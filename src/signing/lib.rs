@@ -16,6 +16,9 @@ pub mod upload_callback;
 pub mod v1;
 pub mod v4;
 
+#[cfg(test)]
+mod fixtures;
+
 pub use callback::{CallbackBodyType, CallbackParam, CallbackVars};
 /// How OSS reads a request's query and splits its path into bucket and key; the emulator routes
 /// with them too (and the service compares its API keys' hashes with `ct_eq`).
@@ -142,22 +145,11 @@ pub fn verify_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const AK: &str = "LTAI5tTestKeyId000000";
-    const SECRET: &str = "TestSecret0123456789abcdefghijkl";
-
-    fn lookup(ak: &str) -> Option<String> {
-        (ak == AK).then(|| SECRET.to_owned())
-    }
-
-    fn parts(url: &str) -> (String, Option<String>) {
-        let u = url::Url::parse(url).unwrap();
-        (u.path().to_owned(), u.query().map(str::to_owned))
-    }
+    use crate::fixtures::{lookup, parts, unix, AK, REGION, SECRET};
 
     #[test]
     fn dispatch_picks_the_scheme() {
-        let now = DateTime::from_timestamp(1_795_578_400, 0).unwrap();
+        let now = unix(1_795_578_400);
         let v1_url = v1::presign_url(&PresignV1 {
             origin: "https://b.example",
             access_key_id: AK,
@@ -172,7 +164,7 @@ mod tests {
             origin: "https://b.example",
             access_key_id: AK,
             secret: SECRET,
-            region: "cn-hangzhou",
+            region: REGION,
             method: "PUT",
             bucket: "b",
             key: "k",
@@ -195,7 +187,7 @@ mod tests {
         let added = v4::sign_headers(&HeaderSignV4 {
             access_key_id: AK,
             secret: SECRET,
-            region: "cn-hangzhou",
+            region: REGION,
             method: "GET",
             bucket: Some("b"),
             key: "k",
