@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CallbackBodyType, SigningError};
+use crate::{CallbackBodyType, SigningError};
 
 pub const TOKEN_FIELD: &str = "token";
 
