@@ -19,7 +19,8 @@
 //! `BENCH_SERVER_WORKERS` [0: one per core], `BENCH_DB_CONNECTIONS` [server default],
 //! `BENCH_LOG_LEVEL` [warn], `BENCH_SERVER_LOG` [0: the server's stderr is discarded], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
 //! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records; or `soak`, see `load/soak.rs`],
-//! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432].
+//! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432], `BENCH_GENERATOR` [builtin: this
+//! process sends the requests; `wrk`: wrk does (`load/wrk.rs`, installed if missing); `both`].
 //!
 //! Timing assertions live here, never in the test suite: this prints and checks only
 //! correctness (statuses, records not lost).
@@ -50,6 +51,8 @@ use upload_signer::signing::{self, CallbackBodyType};
 
 #[path = "load/soak.rs"]
 mod soak;
+#[path = "load/wrk.rs"]
+mod wrk;
 // The tests' database proxy, for the soak's outage; the bench uses part of it.
 #[allow(dead_code)]
 #[path = "../tests/api/tcp_proxy.rs"]
@@ -67,7 +70,25 @@ fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
     }
 }
 
+/// Who sends the requests: this process (hyper, cheap) or `wrk`, a tool anyone can run.
+#[derive(Clone, Copy, PartialEq)]
+enum Generator {
+    Builtin,
+    Wrk,
+}
+
+impl Generator {
+    /// The workload's name in the table, marked when wrk sent it.
+    fn label(self, workload: &str) -> String {
+        match self {
+            Generator::Builtin => workload.to_string(),
+            Generator::Wrk => format!("{workload} (wrk)"),
+        }
+    }
+}
+
 struct Knobs {
+    generators: Vec<Generator>,
     concurrency: usize,
     duration: Duration,
     issue_requests: usize,
@@ -112,8 +133,19 @@ impl Knobs {
                 .split(',')
                 .map(|s| s.trim().to_string())
                 .collect(),
+            generators: Knobs::generators(),
             postgres: std::env::var("BENCH_POSTGRES_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+        }
+    }
+
+    /// `BENCH_GENERATOR`: `builtin` [default], `wrk`, or `both` (each workload once with each).
+    fn generators() -> Vec<Generator> {
+        match std::env::var("BENCH_GENERATOR").as_deref().unwrap_or("builtin") {
+            "builtin" => vec![Generator::Builtin],
+            "wrk" => vec![Generator::Wrk],
+            "both" => vec![Generator::Builtin, Generator::Wrk],
+            other => panic!("BENCH_GENERATOR={other:?}: expected builtin, wrk or both"),
         }
     }
 
@@ -160,15 +192,28 @@ async fn run(knobs: &Knobs, db: &BenchDb) -> anyhow::Result<()> {
     );
     println!("{}", Report::header());
 
-    if knobs.runs("issue") {
-        issuance(knobs, &server).await?;
+    if knobs.generators.contains(&Generator::Wrk) {
+        wrk::ensure_installed()?;
     }
-    if knobs.runs("callback") {
-        callbacks(knobs, &server, &key_server, db).await?;
+    for &generator in &knobs.generators {
+        if knobs.runs("issue") {
+            issuance(knobs, &server, generator).await?;
+        }
+        if knobs.runs("callback") {
+            callbacks(knobs, &server, &key_server, db, generator).await?;
+        }
     }
     if knobs.runs("records") {
         records(knobs, &server, db).await?;
     }
+    // What the server gives back once the load is gone (mimalloc returns freed pages lazily).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "server RSS idle 5 s after the last workload: {}",
+        server
+            .rss_kb()
+            .map_or("?".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
+    );
     println!("load average at the end: {}", load_average());
     server.stop().await;
     Ok(())
@@ -216,7 +261,7 @@ fn issue_requests(server: &Server, users: usize) -> anyhow::Result<Vec<Prepared>
         .collect()
 }
 
-async fn issuance(knobs: &Knobs, server: &Server) -> anyhow::Result<()> {
+async fn issuance(knobs: &Knobs, server: &Server, generator: Generator) -> anyhow::Result<()> {
     let requests = issue_requests(server, knobs.users)?;
     let run = LoadRun {
         requests: Arc::new(requests),
@@ -226,12 +271,18 @@ async fn issuance(knobs: &Knobs, server: &Server) -> anyhow::Result<()> {
         concurrency: knobs.concurrency,
         keep_bodies: false,
     };
-    let result = run.drive_measured(server).await;
-    Report::new("issue", &result, server).print();
+    let result = run.drive_measured(server, generator).await?;
+    Report::new(&generator.label("issue"), &result, server).print();
     Ok(())
 }
 
-async fn callbacks(knobs: &Knobs, server: &Server, oss: &KeyServer, db: &BenchDb) -> anyhow::Result<()> {
+async fn callbacks(
+    knobs: &Knobs,
+    server: &Server,
+    oss: &KeyServer,
+    db: &BenchDb,
+    generator: Generator,
+) -> anyhow::Result<()> {
     let before = db.completed_count().await?;
     // Untimed set-up: one credential per callback, then the callbacks OSS would send for them.
     let issue = LoadRun {
@@ -270,13 +321,25 @@ async fn callbacks(knobs: &Knobs, server: &Server, oss: &KeyServer, db: &BenchDb
         concurrency: knobs.concurrency,
         keep_bodies: false,
     };
-    let result = run.drive_measured(server).await;
-    Report::new("callback", &result, server).print();
+    let all_recorded = async {
+        while db.completed_count().await.unwrap_or(0) - before < sent as i64 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let result = run.drive_measured_until(server, generator, all_recorded).await?;
+    Report::new(&generator.label("callback"), &result, server).print();
+    if result.requests > sent {
+        // wrk's threads take alternate callbacks and start again from the first when done.
+        println!(
+            "  ({} of the answers were to callbacks sent a second time: a wrk thread finished its half first)",
+            result.requests - sent
+        );
+    }
     let recorded = db.completed_count().await? - before;
     let spooled = server.spool_depth().await;
     println!(
         "  callbacks sent {sent}, answered 200 {}, records added {recorded}, spooled {spooled}: {}",
-        result.requests - result.errors,
+        result.requests.min(sent) - result.errors,
         if recorded as usize == sent {
             "none lost"
         } else {
@@ -354,17 +417,19 @@ async fn records(knobs: &Knobs, server: &Server, db: &BenchDb) -> anyhow::Result
     // One dashboard alone (the query's own latency), then `records_concurrency` of them sharing
     // the two cores (the target's run).
     let pages = Arc::new(pages);
-    for (name, concurrency) in [("page, 1 conn.", 1), ("records page", knobs.records_concurrency)] {
-        let run = LoadRun {
-            requests: pages.clone(),
-            expect: StatusCode::OK,
-            max_requests: knobs.page_requests,
-            max_duration: knobs.duration,
-            concurrency,
-            keep_bodies: false,
-        };
-        let result = run.drive_measured(server).await;
-        Report::new(name, &result, server).print();
+    for &generator in &knobs.generators {
+        for (name, concurrency) in [("page, 1 conn.", 1), ("records page", knobs.records_concurrency)] {
+            let run = LoadRun {
+                requests: pages.clone(),
+                expect: StatusCode::OK,
+                max_requests: knobs.page_requests,
+                max_duration: knobs.duration,
+                concurrency,
+                keep_bodies: false,
+            };
+            let result = run.drive_measured(server, generator).await?;
+            Report::new(&generator.label(name), &result, server).print();
+        }
     }
 
     // Stats: per day over a 30-day window of one profile, the dashboard's usual question.
@@ -380,16 +445,19 @@ async fn records(knobs: &Knobs, server: &Server, db: &BenchDb) -> anyhow::Result
             )
         })
         .collect();
-    let run = LoadRun {
-        requests: Arc::new(stats),
-        expect: StatusCode::OK,
-        max_requests: knobs.stats_requests,
-        max_duration: knobs.duration,
-        concurrency: knobs.records_concurrency,
-        keep_bodies: false,
-    };
-    let result = run.drive_measured(server).await;
-    Report::new("records stats", &result, server).print();
+    let stats = Arc::new(stats);
+    for &generator in &knobs.generators {
+        let run = LoadRun {
+            requests: stats.clone(),
+            expect: StatusCode::OK,
+            max_requests: knobs.stats_requests,
+            max_duration: knobs.duration,
+            concurrency: knobs.records_concurrency,
+            keep_bodies: false,
+        };
+        let result = run.drive_measured(server, generator).await?;
+        Report::new(&generator.label("records stats"), &result, server).print();
+    }
     Ok(())
 }
 
@@ -436,6 +504,21 @@ impl Prepared {
         }
     }
 
+    /// The request as HTTP/1.1 text, for an outside generator.
+    fn raw(&self) -> Vec<u8> {
+        let mut out = format!("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", self.method, self.path);
+        for (name, value) in &self.headers {
+            out.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or_default()));
+        }
+        if !self.body.is_empty() {
+            out.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&self.body);
+        out
+    }
+
     fn to_request(&self) -> Request<Full<Bytes>> {
         let mut builder = Request::builder()
             .method(self.method.clone())
@@ -468,6 +551,10 @@ struct RunResult {
     latencies: Vec<u32>,
     bodies: Vec<Bytes>,
     cpu_before: Option<CpuUse>,
+    /// p50, p90, p99 and max in µs, as an outside generator reports them (no samples).
+    percentiles_us: Option<[f64; 4]>,
+    /// CPU seconds of an outside generator (this process's own otherwise).
+    generator_cpu_secs: Option<f64>,
 }
 
 #[derive(Default)]
@@ -480,12 +567,40 @@ struct ConnResult {
 
 impl LoadRun {
     /// Runs against `server`, accounting CPU use from the start.
-    async fn drive_measured(self, server: &Server) -> RunResult {
+    async fn drive_measured(self, server: &Server, generator: Generator) -> anyhow::Result<RunResult> {
+        self.drive_measured_until(server, generator, std::future::pending())
+            .await
+    }
+
+    /// As [`Self::drive_measured`]; `finished` tells an outside generator, which cannot count
+    /// distinct requests, when every request has been served.
+    async fn drive_measured_until(
+        self,
+        server: &Server,
+        generator: Generator,
+        finished: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<RunResult> {
         server.reset_peak_rss();
         let before = CpuUse::now(server.pid);
-        let mut result = self.drive(server.addr).await;
+        let mut result = match generator {
+            Generator::Builtin => self.drive(server.addr).await,
+            Generator::Wrk => {
+                let scratch = tempfile::tempdir()?;
+                let requests = &self.requests[..self.max_requests.min(self.requests.len())];
+                wrk::drive(
+                    requests,
+                    self.expect.as_u16(),
+                    self.concurrency,
+                    self.max_duration,
+                    server.addr,
+                    finished,
+                    scratch.path(),
+                )
+                .await?
+            }
+        };
         result.cpu_before = Some(before);
-        result
+        Ok(result)
     }
 
     async fn drive(self, addr: SocketAddr) -> RunResult {
@@ -655,15 +770,19 @@ impl<'a> Report<'a> {
             name,
             result,
             peak_rss_kb: server.peak_rss_kb(),
-            cpu: result
-                .cpu_before
-                .map(|before| CpuUse::now(server.pid).since(before)),
+            cpu: result.cpu_before.map(|before| {
+                let mut used = CpuUse::now(server.pid).since(before);
+                if let Some(secs) = result.generator_cpu_secs {
+                    used.client = secs;
+                }
+                used
+            }),
         }
     }
 
     fn header() -> String {
         format!(
-            "{:<14} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}  {}",
+            "{:<20} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}  {}",
             "workload",
             "requests",
             "secs",
@@ -679,6 +798,13 @@ impl<'a> Report<'a> {
     }
 
     fn percentile(&self, p: f64) -> f64 {
+        if let Some(known) = self.result.percentiles_us {
+            let at = [50.0, 90.0, 99.0, 100.0]
+                .iter()
+                .position(|q| *q == p)
+                .unwrap_or(3);
+            return known[at] / 1000.0;
+        }
         let l = &self.result.latencies;
         if l.is_empty() {
             return 0.0;
@@ -691,7 +817,7 @@ impl<'a> Report<'a> {
         let r = self.result;
         let secs = r.duration.as_secs_f64();
         println!(
-            "{:<14} {:>8} {:>7.2} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>9}  {}",
+            "{:<20} {:>8} {:>7.2} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>6} {:>9}  {}",
             self.name,
             r.requests,
             secs,

@@ -63,19 +63,16 @@ pub trait LimitStore: Send + Sync {
     ) -> Result<Vec<ProfileUsage>, StoreError>;
 }
 
-/// The aggregate both backends run (both know `FILTER`), with parameters written `{sigil}N`:
-/// user, profile or NULL, start of the day. (Postgres sums `bigint` into `numeric`: cast back.)
-pub(super) fn usage_sql(sigil: char) -> String {
-    "SELECT profile, \
-       COUNT(*) FILTER (WHERE issued_at >= $3) AS files_today, \
-       CAST(COALESCE(SUM(COALESCE(size, declared_size, 0)) FILTER (WHERE issued_at >= $3), 0) AS BIGINT) AS bytes_today, \
+/// The aggregate both backends run (both know `FILTER`): the start of the day, the user, the
+/// profile or NULL. (Postgres sums `bigint` into `numeric`: cast back.)
+pub(super) const USAGE: &str = "SELECT profile, \
+       COUNT(*) FILTER (WHERE issued_at >= $1) AS files_today, \
+       CAST(COALESCE(SUM(COALESCE(size, declared_size, 0)) FILTER (WHERE issued_at >= $1), 0) AS BIGINT) AS bytes_today, \
        COUNT(*) AS files_total, \
        CAST(COALESCE(SUM(COALESCE(size, declared_size, 0)), 0) AS BIGINT) AS bytes_total \
      FROM uploads \
-     WHERE user_id = $1 AND ($2 IS NULL OR profile = $2) AND status IN ('pending', 'completed') \
-     GROUP BY profile ORDER BY profile"
-        .replace('$', &sigil.to_string())
-}
+     WHERE user_id = $2 AND ($3 IS NULL OR profile = $3) AND status IN ('pending', 'completed') \
+     GROUP BY profile ORDER BY profile";
 
 pub(super) fn usage_row<'r, R>(row: &'r R) -> Result<ProfileUsage, StoreError>
 where

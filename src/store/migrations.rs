@@ -48,6 +48,14 @@ impl Embedded {
     }
 }
 
+#[cfg(test)]
+impl Embedded {
+    /// The migrations whose file names sort before `name`: a database as an older release left it.
+    pub fn before(self, name: &str) -> Embedded {
+        Embedded(&self.0[..self.0.iter().take_while(|(n, _)| *n < name).count()])
+    }
+}
+
 impl MigrationSource<'static> for Embedded {
     fn resolve(self) -> BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
         Box::pin(async move { self.migrations() })

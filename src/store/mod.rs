@@ -1,8 +1,9 @@
 //! Storage: one trait, a Postgres and a SQLite implementation. The only door to SQL.
 //!
-//! The backend is chosen once from the URL scheme. Each backend owns its SQL and its migrations
-//! (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared integration suite
-//! runs on both and is what proves them equivalent.
+//! The backend is chosen once from the URL scheme. Each query is written once (`sql`, in each
+//! backend's small dialect); `postgres/` and `sqlite/` hold only what differs. Each backend has
+//! its migrations (`migrations/postgres`, `migrations/sqlite`, file names paired); the shared
+//! integration suite runs on both and is what proves them equivalent.
 
 mod api_keys;
 pub mod health;
@@ -10,6 +11,7 @@ mod limits;
 mod migrations;
 mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 pub mod timestamp;
 mod upload_row;

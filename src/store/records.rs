@@ -1,12 +1,13 @@
 //! Queries over completed uploads for backend teams: filters, keyset pages, statistics.
 //!
-//! Both backends share the query text built here; they differ only in placeholder style and in
-//! how a timestamp is cut to its day.
+//! Both backends run the query text built here; their [`Dialect`] says how a timestamp is cut to
+//! its day and how text compares bytewise.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::sql::{Dialect, SqlTime};
 use super::{StoreError, UploadRecord, UploadSource, UploadStatus};
 
 /// Filters over uploads. Ranges are inclusive-exclusive: `[from, to)`. Time filters and the
@@ -112,13 +113,13 @@ impl Bind {
         DB: sqlx::Database,
         &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        SqlTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
         for b in binds {
             query = match b {
                 Bind::Text(v) => query.bind(v),
                 Bind::Int(v) => query.bind(*v),
-                Bind::Time(v) => query.bind(*v),
+                Bind::Time(v) => query.bind(SqlTime(*v)),
             };
         }
         query
@@ -129,28 +130,24 @@ impl Bind {
 pub(super) const USERNAME: &str = "(SELECT username FROM users WHERE users.id = uploads.user_id)";
 
 /// One record by id, with its username.
-pub(super) fn one_sql(columns: &str, postgres: bool) -> String {
-    let p = if postgres { "$1" } else { "?1" };
-    format!("SELECT {columns}, {USERNAME} FROM uploads WHERE upload_id = {p}")
+pub(super) fn one_sql(columns: &str) -> String {
+    format!("SELECT {columns}, {USERNAME} FROM uploads WHERE upload_id = $1")
 }
 
 /// Sorts after every string that starts with a given prefix (bytewise comparison).
 const PREFIX_END: char = '\u{10FFFF}';
 
-/// Builds SQL with `$n` (Postgres) or `?n` (SQLite) placeholders.
+/// Builds SQL with `$n` placeholders, numbered in the order they are written.
 pub(super) struct QueryBuilder {
-    sigil: char,
-    /// Postgres compares text by collation; bytewise ranges need `COLLATE "C"`.
-    bytewise: &'static str,
+    dialect: Dialect,
     pub sql: String,
     pub binds: Vec<Bind>,
 }
 
 impl QueryBuilder {
-    pub fn new(postgres: bool) -> Self {
+    pub fn new(dialect: Dialect) -> Self {
         QueryBuilder {
-            sigil: if postgres { '$' } else { '?' },
-            bytewise: if postgres { " COLLATE \"C\"" } else { "" },
+            dialect,
             sql: String::new(),
             binds: Vec::new(),
         }
@@ -158,7 +155,7 @@ impl QueryBuilder {
 
     fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
-        format!("{}{}", self.sigil, self.binds.len())
+        format!("${}", self.binds.len())
     }
 
     fn and(&mut self, condition: String) {
@@ -169,7 +166,7 @@ impl QueryBuilder {
     fn prefix_range(&mut self, column: &str, prefix: &str) {
         let lo = self.bind(Bind::Text(prefix.to_string()));
         let hi = self.bind(Bind::Text(format!("{prefix}{PREFIX_END}")));
-        let c = self.bytewise;
+        let c = self.dialect.bytewise;
         self.and(format!("{column}{c} >= {lo}{c} AND {column}{c} < {hi}{c}"));
     }
 
@@ -213,7 +210,7 @@ impl QueryBuilder {
             Some((_, Some(major))) => self.prefix_range("mime_type", major),
             Some((exact, None)) => {
                 let p = self.bind(Bind::Text(exact.to_string()));
-                let c = self.bytewise;
+                let c = self.dialect.bytewise;
                 self.and(format!("mime_type{c} = {p}{c}"));
             }
             None => {}
@@ -252,9 +249,8 @@ impl QueryBuilder {
         ));
     }
 
-    /// `day_expr` renders the column named `{col}` as `YYYY-MM-DD` text.
-    pub fn stats(&mut self, f: &UploadFilter, group: StatsGroup, day_expr: &str) {
-        let day = day_expr.replace("{col}", f.time_column());
+    pub fn stats(&mut self, f: &UploadFilter, group: StatsGroup) {
+        let day = self.dialect.day(f.time_column());
         let key = match group {
             StatsGroup::Day => day.as_str(),
             StatsGroup::Profile => "profile",

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
+use super::sql::{opt, SqlTime};
 use super::webhooks::outbox::RETURNING_USERNAME;
 use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus, UploadVersion};
 
@@ -85,10 +86,10 @@ pub const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
          reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
      WHERE uploads.status IN ('pending', 'abandoned')";
 
-/// `INSERT` of one settled upload with placeholders `{sigil}1` to `{sigil}20`, returning the row
-/// and its username (for the upload's event).
-pub fn settle_one_sql(sigil: char) -> String {
-    let values: Vec<String> = (1..=20).map(|i| format!("{sigil}{i}")).collect();
+/// `INSERT` of one settled upload with placeholders `$1` to `$20`, returning the row and its
+/// username (for the upload's event).
+pub fn settle_one_sql() -> String {
+    let values: Vec<String> = (1..=20).map(|i| format!("${i}")).collect();
     format!(
         "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}) {SETTLE} RETURNING {COLUMNS}{RETURNING_USERNAME}",
         values.join(", ")
@@ -117,7 +118,7 @@ where
     &'q Option<String>: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
-    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    SqlTime: Encode<'q, DB> + Type<DB>,
 {
     query
         .bind(&u.upload_id)
@@ -136,15 +137,14 @@ where
         .bind(vars)
         .bind(&u.client_ip)
         .bind(&u.oss_request_id)
-        .bind(u.issued_at)
-        .bind(u.expires_at)
-        .bind(u.completed_at)
+        .bind(SqlTime(u.issued_at))
+        .bind(SqlTime(u.expires_at))
+        .bind(SqlTime(u.completed_at))
         .bind(&u.rejected)
 }
 
 /// Replaces a settled row's object facts with a newer version's, but only while the row still
-/// describes `previous`'s object (two replacements racing: the second finds nothing). Numbered
-/// in order of first use, which is how SQLite numbers `$n`.
+/// describes `previous`'s object (two replacements racing: the second finds nothing).
 pub const REPLACE_OBJECT: &str = "UPDATE uploads SET status = $1, source = $2, size = $3, etag = $4,
          mime_type = $5, image_width = $6, image_height = $7, image_format = $8, client_ip = $9,
          oss_request_id = $10, reason = $11, completed_at = $12
@@ -165,7 +165,7 @@ where
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     Option<i32>: Encode<'q, DB> + Type<DB>,
-    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    SqlTime: Encode<'q, DB> + Type<DB>,
 {
     query
         .bind(settled_status(u))
@@ -179,7 +179,7 @@ where
         .bind(&u.client_ip)
         .bind(&u.oss_request_id)
         .bind(&u.rejected)
-        .bind(u.completed_at)
+        .bind(SqlTime(u.completed_at))
         .bind(&u.upload_id)
         .bind(&previous.etag)
         .bind(previous.size)
@@ -203,8 +203,8 @@ where
     Option<&'q str>: Encode<'q, DB> + Type<DB>,
     &'q Option<String>: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
-    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
-    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+    SqlTime: Encode<'q, DB> + Type<DB>,
+    Option<SqlTime>: Encode<'q, DB> + Type<DB>,
 {
     query
         .bind(&previous.upload_id)
@@ -214,8 +214,8 @@ where
         .bind(&previous.etag)
         .bind(&previous.mime_type)
         .bind(&previous.reason)
-        .bind(previous.completed_at)
-        .bind(replaced_at)
+        .bind(opt(previous.completed_at))
+        .bind(SqlTime(replaced_at))
 }
 
 /// An upload's earlier versions, oldest first, in the order [`version_from_row`] reads.

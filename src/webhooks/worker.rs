@@ -98,13 +98,15 @@ impl Worker {
         let due = store
             .lease_due(now, self.settings.concurrency, lease_until, &self.owner)
             .await?;
-        // A delivery to an endpoint registered after the list was read (by another instance).
-        for delivery in &due {
-            if !endpoints.contains_key(&delivery.endpoint_id) {
-                if let Ok(e) = store.get_endpoint(&delivery.endpoint_id).await {
-                    endpoints.insert(e.id.clone(), e);
-                }
-            }
+        // Signed with the endpoints as they are now, not as they were before the lease: a
+        // secret rotated (or an endpoint registered by another instance) in between counts.
+        if !due.is_empty() {
+            endpoints = store
+                .list_endpoints()
+                .await?
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect();
         }
         let writes = Semaphore::new(1);
         let leased = due.len();

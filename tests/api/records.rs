@@ -12,6 +12,7 @@ use crate::on_both_stores;
 on_both_stores!(
     every_filter_selects_the_right_records,
     paging_is_stable_while_uploads_arrive,
+    times_of_any_precision_filter_and_page_in_time_order,
     stats_group_by_day_profile_and_user,
     export_streams_ndjson_and_csv,
     key_scopes_and_token_kinds_are_kept_apart,
@@ -157,6 +158,22 @@ async fn ids(app: &TestApp, path: &str, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// One page of `/v1/records/uploads`: its upload ids and the next page's cursor.
+async fn page(app: &TestApp, limit: u32, cursor: Option<&str>, token: &str) -> (Vec<String>, Option<String>) {
+    let path = match cursor {
+        Some(c) => format!("/v1/records/uploads?limit={limit}&cursor={c}"),
+        None => format!("/v1/records/uploads?limit={limit}"),
+    };
+    let body: Value = get(app, &path, token).await.json().await.unwrap();
+    let ids = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["upload_id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, body["next_cursor"].as_str().map(str::to_string))
+}
+
 async fn every_filter_selects_the_right_records(kind: StoreKind) {
     let app = spawn_app(kind).await;
     seed(&app.store()).await;
@@ -212,18 +229,8 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/records/uploads?limit=10&cursor={c}"),
-            None => "/v1/records/uploads?limit=10".to_string(),
-        };
-        let body: Value = get(&app, &path, &key).await.json().await.unwrap();
-        seen.extend(
-            body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["upload_id"].as_str().unwrap().to_string()),
-        );
+        let (items, next) = page(&app, 10, cursor.as_deref(), &key).await;
+        seen.extend(items);
         pages += 1;
         if pages == 1 {
             // New uploads land while the client pages.
@@ -232,8 +239,8 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
                 store.record_completed(&completed(&id, Utc::now())).await.unwrap();
             }
         }
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
+        match next {
+            Some(c) => cursor = Some(c),
             None => break,
         }
     }
@@ -242,6 +249,45 @@ async fn paging_is_stable_while_uploads_arrive(kind: StoreKind) {
     let expected: BTreeSet<String> = (0..25).map(|i| format!("old{i:02}")).collect();
     assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), expected, "no gaps");
     assert_eq!(ids(&app, "/v1/records/uploads?limit=1000", &key).await.len(), 30);
+}
+
+/// Completion times of every precision, from whole seconds to nanoseconds, filter and page in
+/// time order. (SQLite keeps times as text: only one fixed width makes text order time order.)
+async fn times_of_any_precision_filter_and_page_in_time_order(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let store = app.store();
+    let t = Utc.with_ymd_and_hms(2026, 11, 10, 12, 0, 1).unwrap();
+    let times = [
+        ("a", t),
+        ("b", t + Duration::milliseconds(500)),
+        ("c", t + Duration::microseconds(500_001)),
+        ("d", t + Duration::nanoseconds(999_999_999)),
+        ("e", t + Duration::seconds(1)),
+        ("f", t - Duration::microseconds(1)),
+    ];
+    for (id, at) in times {
+        store.record_completed(&completed(id, at)).await.unwrap();
+    }
+    let key = app.api_key("uploads:read").await;
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "completed_from=2026-11-10T12:00:01Z&completed_to=2026-11-10T12:00:02Z",
+            &["d", "c", "b", "a"],
+        ),
+        ("completed_from=2026-11-10T12:00:01.5Z", &["e", "d", "c", "b"]),
+        ("completed_to=2026-11-10T12:00:01.500Z", &["a", "f"]),
+    ];
+    for (query, expected) in cases {
+        let got = ids(&app, &format!("/v1/records/uploads?{query}"), &key).await;
+        assert_eq!(got, *expected, "{query}");
+    }
+    let (mut seen, mut cursor) = page(&app, 2, None, &key).await;
+    while let Some(c) = cursor {
+        let (items, next) = page(&app, 2, Some(&c), &key).await;
+        seen.extend(items);
+        cursor = next;
+    }
+    assert_eq!(seen, ["e", "d", "c", "b", "a", "f"]);
 }
 
 async fn stats_group_by_day_profile_and_user(kind: StoreKind) {

@@ -41,8 +41,25 @@ fn parse_x_oss_date(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| SigningError::invalid("x-oss-date", s))
 }
 
-/// HMAC chain `"aliyun_v4" + secret` -> date -> region -> `oss` -> `aliyun_v4_request`.
+/// The day's signing key, remembered per thread for the last (secret, day, region): it changes
+/// once a day, and deriving it is four HMACs, as much work as the rest of a V4 signature.
 pub fn signing_key(secret: &str, yyyymmdd: &str, region: &str) -> [u8; 32] {
+    type Memo = Option<(String, String, String, [u8; 32])>;
+    thread_local! {
+        static LAST: std::cell::RefCell<Memo> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((s, d, r, key)) if s == secret && d == yyyymmdd && r == region => *key,
+        _ => {
+            let key = derive_signing_key(secret, yyyymmdd, region);
+            *last = Some((secret.to_owned(), yyyymmdd.to_owned(), region.to_owned(), key));
+            key
+        }
+    })
+}
+
+/// HMAC chain `"aliyun_v4" + secret` -> date -> region -> `oss` -> `aliyun_v4_request`.
+fn derive_signing_key(secret: &str, yyyymmdd: &str, region: &str) -> [u8; 32] {
     let k = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), yyyymmdd.as_bytes());
     let k = hmac_sha256(&k, region.as_bytes());
     let k = hmac_sha256(&k, SERVICE.as_bytes());
@@ -598,6 +615,25 @@ mod tests {
     use crate::policy::PostPolicy;
     use chrono::Duration;
     use SigningError::{Expired, RequestTimeSkewed, SignatureMismatch};
+
+    #[test]
+    fn the_remembered_signing_key_follows_secret_day_and_region() {
+        let calls = [
+            ("a", "20260101", "cn-hangzhou"),
+            ("a", "20260101", "cn-hangzhou"),
+            ("b", "20260101", "cn-hangzhou"),
+            ("b", "20260102", "cn-hangzhou"),
+            ("b", "20260102", "cn-beijing"),
+            ("a", "20260101", "cn-hangzhou"),
+        ];
+        for (secret, day, region) in calls {
+            assert_eq!(
+                signing_key(secret, day, region),
+                derive_signing_key(secret, day, region),
+                "{secret} {day} {region}"
+            );
+        }
+    }
 
     #[test]
     fn post_v4_signatures_match_ali_oss() {

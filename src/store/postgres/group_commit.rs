@@ -8,7 +8,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::uploads::{fetch_many, insert_many, record_one};
+use super::sql::uploads::record_one;
+use super::uploads::{fetch_many, insert_many};
 use crate::store::{CompletedUpload, Recorded, StoreError};
 
 /// Completions per statement.

@@ -1,21 +1,52 @@
-//! The production store.
+//! The production store: the shared SQL (`store::sql`) in Postgres' dialect, plus what only
+//! Postgres does: `UNNEST` batches and the group commit of completions (`uploads`,
+//! `group_commit`), and its connection setup.
 
-mod api_keys;
 mod group_commit;
-mod limits;
-mod records;
 mod uploads;
-mod users;
-mod webhooks;
 
 use std::str::FromStr;
 
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo};
+use sqlx::{ConnectOptions, Encode, Postgres, Type};
 
-use super::{Backend, Store, StoreError};
+use super::sql::{Dialect, SqlTime};
+use super::StoreError;
 use crate::settings::DatabaseSettings;
+
+pub(super) const DIALECT: Dialect = Dialect {
+    day: "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    bytewise: " COLLATE \"C\"",
+    skip_locked: "FOR UPDATE OF {table} SKIP LOCKED",
+    id_rows: "SELECT jsonb_array_elements_text({p}::jsonb) AS id",
+    shared_limits: true,
+};
+
+mod sql {
+    crate::store::sql::impl_sql_store!(
+        crate::store::postgres::PostgresStore,
+        sqlx::PgPool,
+        sqlx::postgres::PgRow,
+        crate::store::postgres::DIALECT,
+        crate::store::Backend::Postgres,
+        crate::store::migrations::POSTGRES
+    );
+}
+
+/// A `timestamptz`, as chrono's own encoding writes it (microseconds).
+impl Type<Postgres> for SqlTime {
+    fn type_info() -> PgTypeInfo {
+        <chrono::DateTime<chrono::Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for SqlTime {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <chrono::DateTime<chrono::Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -60,31 +91,5 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn migrate(&self) -> Result<(), StoreError> {
-        super::migrations::POSTGRES
-            .migrator()
-            .await?
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    fn pool_status(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 }

@@ -1,24 +1,45 @@
-//! The embedded default store: a single file, WAL mode, one writer at a time.
+//! The embedded default store: a single file, WAL mode, one writer at a time. The shared SQL
+//! (`store::sql`) in SQLite's dialect, plus what only SQLite does: its pragmas, multi-row
+//! `VALUES` for pending rows (`uploads`), and times as fixed-width text (`time`).
 
-mod api_keys;
-mod limits;
-mod records;
+mod time;
 mod uploads;
-mod users;
-mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::ConnectOptions;
 
-use super::{Backend, Store, StoreError};
+use super::sql::Dialect;
+use super::StoreError;
 use crate::settings::DatabaseSettings;
+
+pub(super) const DIALECT: Dialect = Dialect {
+    // Times are `YYYY-MM-DDTHH:MM:SS.ffffffZ` text (see `time`): the day is the first ten bytes.
+    day: "substr({col}, 1, 10)",
+    // SQLite compares text bytewise (BINARY) already.
+    bytewise: "",
+    // One writer at a time: the `UPDATE` of a lease is its own lock.
+    skip_locked: "",
+    // One process owns the file, so limits stay in its memory.
+    id_rows: "SELECT value AS id FROM json_each({p})",
+    shared_limits: false,
+};
+
+mod sql {
+    crate::store::sql::impl_sql_store!(
+        crate::store::sqlite::SqliteStore,
+        sqlx::SqlitePool,
+        sqlx::sqlite::SqliteRow,
+        crate::store::sqlite::DIALECT,
+        crate::store::Backend::Sqlite,
+        crate::store::migrations::SQLITE
+    );
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -53,28 +74,5 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn migrate(&self) -> Result<(), StoreError> {
-        super::migrations::SQLITE
-            .migrator()
-            .await?
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    fn pool_status(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,6 @@
 //! deliveries, so that several instances never send one at the same time.
 
 pub mod outbox;
-pub(in crate::store) mod sql;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
+use crate::store::sql::SqlTime;
 use crate::store::{UploadRecord, UploadStatus};
 
 /// The event types, as `type` in the payload.
@@ -116,7 +117,7 @@ where
     DB: Database,
     &'q String: Encode<'q, DB> + Type<DB>,
     &'q str: Encode<'q, DB> + Type<DB>,
-    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    SqlTime: Encode<'q, DB> + Type<DB>,
 {
     query
         .bind(&event.id)
@@ -124,7 +125,7 @@ where
         .bind(&event.upload_id)
         .bind(&event.profile)
         .bind(&event.payload)
-        .bind(event.created_at)
+        .bind(SqlTime(event.created_at))
 }
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
-//! The webhook queries, one text for both backends: placeholders are numbered in order of first
-//! use (how SQLite numbers `$n`) and every time is bound from Rust. Only the lease differs, and
-//! each backend passes its own; the macro writes the same implementation for both row types.
+//! The webhook queries, one text for both backends (see [`super`]); every time is bound from
+//! Rust. Only the lease (the dialect's `SKIP LOCKED`) and a bound list of ids (the dialect's
+//! `id_rows`) differ.
 
-/// Leases due deliveries; `{lock}` is Postgres' `FOR UPDATE OF w SKIP LOCKED` (concurrent
-/// workers each take other rows, none waits) and empty on SQLite, where the one writer at a time
-/// makes the `UPDATE` itself the lock.
+/// Leases due deliveries; `{lock}` is the dialect's `SKIP LOCKED` of the deliveries (`w`), not of
+/// the endpoints they join.
 pub const LEASE_DUE: &str = "UPDATE webhook_deliveries SET lease_until = $1, lease_owner = $2
      WHERE (event_id, endpoint_id) IN (
          SELECT w.event_id, w.endpoint_id FROM webhook_deliveries w
@@ -20,12 +19,13 @@ pub const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, profiles,
      previous_secret_until, enabled, disabled_reason, failing_since, created_at, updated_at";
 
 macro_rules! impl_webhook_store {
-    ($store:ty, $row:ty, $lock:expr) => {
+    ($store:ty, $row:ty, $dialect:expr) => {
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use sqlx::Row;
 
-        use crate::store::webhooks::sql::{ENDPOINT_COLUMNS, LEASE_DUE};
+        use crate::store::sql::webhooks::{ENDPOINT_COLUMNS, LEASE_DUE};
+        use crate::store::sql::{opt, SqlTime};
         use crate::store::webhooks::{
             split_list, AttemptResult, Backlog, DueDelivery, EventSummary, WebhookAttempt, WebhookEndpoint,
             WebhookStore,
@@ -75,12 +75,12 @@ macro_rules! impl_webhook_store {
                 .bind(e.profiles.join(","))
                 .bind(&e.secret)
                 .bind(&e.previous_secret)
-                .bind(e.previous_secret_until)
+                .bind(opt(e.previous_secret_until))
                 .bind(e.enabled)
                 .bind(&e.disabled_reason)
-                .bind(e.failing_since)
-                .bind(e.created_at)
-                .bind(e.updated_at)
+                .bind(opt(e.failing_since))
+                .bind(SqlTime(e.created_at))
+                .bind(SqlTime(e.updated_at))
                 .execute(self.pool())
                 .await?;
                 Ok(())
@@ -111,11 +111,11 @@ macro_rules! impl_webhook_store {
                 .bind(e.profiles.join(","))
                 .bind(&e.secret)
                 .bind(&e.previous_secret)
-                .bind(e.previous_secret_until)
+                .bind(opt(e.previous_secret_until))
                 .bind(e.enabled)
                 .bind(&e.disabled_reason)
-                .bind(e.failing_since)
-                .bind(e.updated_at)
+                .bind(opt(e.failing_since))
+                .bind(SqlTime(e.updated_at))
                 .bind(&e.id)
                 .execute(self.pool())
                 .await?;
@@ -137,34 +137,47 @@ macro_rules! impl_webhook_store {
             }
 
             async fn unfanned_events(&self, limit: u32) -> Result<Vec<EventSummary>, StoreError> {
-                let sql = format!("{SUMMARY} WHERE NOT fanned_out ORDER BY created_at LIMIT $1");
-                let rows = sqlx::query(&sql)
+                // Event ids are UUIDv7: their order is the order of creation.
+                let rows = sqlx::query(
+                    "SELECT e.id, e.event_type, e.profile, e.created_at
+                     FROM webhook_fanout f JOIN webhook_events e ON e.id = f.event_id
+                     ORDER BY f.event_id LIMIT $1",
+                )
                     .bind(i64::from(limit))
                     .fetch_all(self.pool())
                     .await?;
                 rows.iter().map(to_summary).collect()
             }
 
+            /// One statement per subscribed endpoint and one to take the events off the queue,
+            /// however many events: under load the queue is fed by every completed upload.
             async fn fan_out(&self, events: &[(String, Vec<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
+                let mut per_endpoint: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
                 for (event_id, endpoint_ids) in events {
                     for endpoint_id in endpoint_ids {
-                        sqlx::query(
-                            "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
-                             VALUES ($1, $2, 'pending', $3, $3)
-                             ON CONFLICT (event_id, endpoint_id) DO NOTHING",
-                        )
-                        .bind(event_id)
-                        .bind(endpoint_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        per_endpoint.entry(endpoint_id).or_default().push(event_id.clone());
                     }
-                    sqlx::query("UPDATE webhook_events SET fanned_out = TRUE WHERE id = $1")
-                        .bind(event_id)
-                        .execute(&mut *tx)
-                        .await?;
                 }
+                let mut tx = self.pool().begin().await?;
+                for (endpoint_id, event_ids) in per_endpoint {
+                    sqlx::query(&format!(
+                        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
+                         SELECT ids.id, $1, 'pending', $2, $2 FROM ({}) AS ids
+                         WHERE true -- SQLite needs a WHERE before an upsert's ON CONFLICT
+                         ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+                        $dialect.id_rows("$3")
+                    ))
+                    .bind(endpoint_id)
+                    .bind(SqlTime(now))
+                    .bind(serde_json::Value::from(event_ids).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let taken: Vec<String> = events.iter().map(|(id, _)| id.clone()).collect();
+                sqlx::query(&format!("DELETE FROM webhook_fanout WHERE event_id IN ({})", $dialect.id_rows("$1")))
+                    .bind(serde_json::Value::from(taken).to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -177,11 +190,11 @@ macro_rules! impl_webhook_store {
                 lease_until: DateTime<Utc>,
                 owner: &str,
             ) -> Result<Vec<DueDelivery>, StoreError> {
-                let sql = LEASE_DUE.replace("{lock}", $lock);
+                let sql = LEASE_DUE.replace("{lock}", &$dialect.skip_locked("w"));
                 let rows = sqlx::query(&sql)
-                    .bind(lease_until)
+                    .bind(SqlTime(lease_until))
                     .bind(owner)
-                    .bind(now)
+                    .bind(SqlTime(now))
                     .bind(i64::from(limit))
                     .fetch_all(self.pool())
                     .await?;
@@ -219,8 +232,8 @@ macro_rules! impl_webhook_store {
                 )
                 .bind(status)
                 .bind(attempt.attempt)
-                .bind(next)
-                .bind(attempt.attempted_at)
+                .bind(SqlTime(next))
+                .bind(SqlTime(attempt.attempted_at))
                 .bind(&delivery.event_id)
                 .bind(&delivery.endpoint_id)
                 .bind(owner)
@@ -237,7 +250,7 @@ macro_rules! impl_webhook_store {
                 .bind(&delivery.endpoint_id)
                 .bind(&attempt.event_id)
                 .bind(attempt.attempt)
-                .bind(attempt.attempted_at)
+                .bind(SqlTime(attempt.attempted_at))
                 .bind(attempt.status_code)
                 .bind(attempt.latency_ms)
                 .bind(&attempt.outcome)
@@ -252,7 +265,7 @@ macro_rules! impl_webhook_store {
                     AttemptResult::RetryAt(_) => sqlx::query(
                         "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2",
                     )
-                    .bind(attempt.attempted_at)
+                    .bind(SqlTime(attempt.attempted_at))
                     .bind(&delivery.endpoint_id),
                     AttemptResult::Failed {
                         disable_if_failing_since,
@@ -264,8 +277,8 @@ macro_rules! impl_webhook_store {
                              updated_at = CASE WHEN failing_since <= $2 THEN $1 ELSE updated_at END
                          WHERE id = $4",
                     )
-                    .bind(attempt.attempted_at)
-                    .bind(*disable_if_failing_since)
+                    .bind(SqlTime(attempt.attempted_at))
+                    .bind(SqlTime(*disable_if_failing_since))
                     .bind(reason)
                     .bind(&delivery.endpoint_id),
                     AttemptResult::Gone { reason } => sqlx::query(
@@ -273,7 +286,7 @@ macro_rules! impl_webhook_store {
                          WHERE id = $3",
                     )
                     .bind(reason)
-                    .bind(attempt.attempted_at)
+                    .bind(SqlTime(attempt.attempted_at))
                     .bind(&delivery.endpoint_id),
                 };
                 endpoint.execute(&mut *tx).await?;
@@ -334,8 +347,8 @@ macro_rules! impl_webhook_store {
             ) -> Result<Vec<EventSummary>, StoreError> {
                 let sql = format!("{SUMMARY} WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at LIMIT $3");
                 let rows = sqlx::query(&sql)
-                    .bind(from)
-                    .bind(to)
+                    .bind(SqlTime(from))
+                    .bind(SqlTime(to))
                     .bind(i64::from(limit))
                     .fetch_all(self.pool())
                     .await?;
@@ -360,7 +373,7 @@ macro_rules! impl_webhook_store {
                     )
                     .bind(event_id)
                     .bind(endpoint_id)
-                    .bind(now)
+                    .bind(SqlTime(now))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

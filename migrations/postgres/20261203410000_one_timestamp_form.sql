@@ -1,0 +1,2 @@
+-- Nothing to do on Postgres: times are `timestamptz`. The SQLite migration of the same name
+-- rewrites every stored time into one fixed-width text form.

@@ -1,0 +1,76 @@
+//! Record queries (filters, keyset pages, statistics) for both backends: the text is built by
+//! `store::records::QueryBuilder` in the backend's dialect (see [`super`]).
+
+macro_rules! impl_record_store {
+    ($store:ty, $row:ty, $dialect:expr) => {
+        use async_trait::async_trait;
+        use sqlx::Row;
+
+        use super::uploads::to_record;
+        use crate::store::records::{
+            one_sql, Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
+        };
+        use crate::store::upload_row::{COLUMNS, USERNAME_COLUMN};
+        use crate::store::{StoreError, UploadRecord};
+
+        /// A record row of [`COLUMNS`] followed by the username.
+        fn with_username(row: &$row) -> Result<UploadRecord, StoreError> {
+            let mut record = to_record(row)?;
+            record.username = row.try_get(USERNAME_COLUMN)?;
+            Ok(record)
+        }
+
+        // On Postgres, record queries are prepared once per connection but planned for their own
+        // values on every run (`plan_cache_mode`, set in `PostgresStore::open`).
+        #[async_trait]
+        impl RecordStore for $store {
+            #[tracing::instrument(skip_all)]
+            async fn query_uploads(
+                &self,
+                filter: &UploadFilter,
+                cursor: Option<&PageCursor>,
+                limit: u32,
+            ) -> Result<Vec<UploadRecord>, StoreError> {
+                let mut q = QueryBuilder::new($dialect);
+                q.page(COLUMNS, filter, cursor, limit);
+                let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter().map(with_username).collect()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_record(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
+                let row = sqlx::query(&one_sql(COLUMNS))
+                    .bind(upload_id)
+                    .fetch_one(self.pool())
+                    .await?;
+                with_username(&row)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn upload_stats(
+                &self,
+                filter: &UploadFilter,
+                group: StatsGroup,
+            ) -> Result<Vec<StatsRow>, StoreError> {
+                let mut q = QueryBuilder::new($dialect);
+                q.stats(filter, group);
+                let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(StatsRow {
+                            group: r.try_get("grp")?,
+                            count: r.try_get("n")?,
+                            bytes: r.try_get("bytes")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_record_store;
