@@ -1,9 +1,19 @@
-//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `webhooks`, `config check`.
+//! The command line: `serve` (default), `migrate`, `api-key`, `user`, `webhooks`, `config check`,
+//! `emulator`; each command runs from here (`main.rs` only parses, loads settings and exits).
 
+pub mod api_key;
 pub mod config_check;
+pub mod user;
 pub mod webhooks;
 
 use clap::{Parser, Subcommand};
+
+pub use api_key::ApiKeyCommand;
+pub use user::UserCommand;
+
+use crate::settings::Settings;
+use crate::startup::Application;
+use crate::store;
 
 /// Where the configuration comes from, shown under `--help`.
 const CONFIGURATION: &str = "\
@@ -54,6 +64,9 @@ pub enum Command {
         #[command(subcommand)]
         command: webhooks::WebhooksCommand,
     },
+    /// Run the local OSS emulator alone (`[emulator]` settings and the OSS keys; `emulator.enabled`
+    /// is not needed), for a service or client elsewhere.
+    Emulator,
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -67,37 +80,43 @@ pub enum ConfigCommand {
     Check,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ApiKeyCommand {
-    /// Create a key and print it once (only its hash is stored).
-    Create {
-        /// Who the key is for, e.g. `analytics`.
-        #[arg(long)]
-        name: String,
-        /// `uploads:read` or `uploads:admin`; repeat for several.
-        #[arg(long = "scope", required = true)]
-        scopes: Vec<String>,
-    },
-    /// List keys (never their secrets).
-    List,
-    /// Revoke a key by id.
-    Revoke { id: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create an account (even with registration turned off). The password is asked for on the
-    /// terminal, or read from standard input: never an argument, which the process list and shell
-    /// history would show.
-    Create {
-        username: String,
-        /// Read the password from standard input (one line) instead of asking on the terminal.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// Disable an account (a username, or an external user id `provider:sub`): every token of it
-    /// is refused; its refresh tokens are revoked.
-    Disable { username: String },
-    /// Enable a disabled account again.
-    Enable { username: String },
+/// Runs one command with the loaded settings.
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Migrate => {
+            store::open(&settings.database)?.migrate().await?;
+            println!("migrations applied to {}", settings.database.redacted_url());
+        }
+        Command::ApiKey { command } => api_key::run(command, &settings).await?,
+        Command::Reconcile => {
+            let report = crate::reconcile::run_one_pass(settings).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            // Non-zero so that a scheduler notices uploads left unexamined.
+            anyhow::ensure!(
+                report.errors == 0,
+                "{} pending uploads could not be examined; see the log",
+                report.errors
+            );
+        }
+        Command::Webhooks { command } => webhooks::run(command, &settings).await?,
+        Command::Openapi => print!("{}", crate::ops::OPENAPI_YAML),
+        Command::User { command } => user::run(command, &settings).await?,
+        Command::Emulator => {
+            let emulator = crate::startup::bind_emulator(&settings)?;
+            println!("OSS emulator at {}", emulator.endpoint());
+            emulator.start()?.await?;
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            settings.auth_keys()?;
+            // Builds the external issuers' keys too, so a bad PEM is caught here, not at start-up.
+            crate::auth::Authenticator::from_settings(&settings)?;
+            let (dir, env) = crate::settings::process_env();
+            let (_, layers) = Settings::layers(&dir, &env)?;
+            print!("{}", config_check::render(&settings, layers)?);
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,6 @@ pub mod client_ip;
 pub mod clients;
 pub mod completion;
 pub mod credentials;
-pub mod emulator;
 pub mod error;
 pub mod input_errors;
 pub mod input_guard;
@@ -19,7 +18,6 @@ pub mod reconcile;
 pub mod records;
 pub mod routes;
 pub mod settings;
-pub mod signing;
 pub mod spool;
 pub mod startup;
 pub mod store;
@@ -28,3 +26,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod ui;
 pub mod webhooks;
+
+// The workspace's other members, under the paths they had as modules.
+pub use upload_signer_emulator as emulator;
+pub use upload_signer_signing as signing;

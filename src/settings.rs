@@ -23,11 +23,11 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use url::Url;
 
+pub use crate::emulator::EmulatorSettings;
 pub use auth::{
     ExternalIssuerSettings, ExternalKeySource, HashingSettings, LoginLimitSettings, RegisterLimitSettings,
 };
 pub use dev_defaults::DevDefault;
-pub use emulator::EmulatorSettings;
 pub use oss::{
     CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, QuotaSettings, ReconcileSettings,
     SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,

@@ -40,6 +40,14 @@ pub struct Application {
     shutdown_grace: Duration,
 }
 
+/// The OSS emulator on `emulator.host`/`port` with the keys the settings resolve; a port in use
+/// names the variable that moves it. Bound, not yet serving.
+pub fn bind_emulator(settings: &Settings) -> anyhow::Result<Emulator> {
+    let listener = crate::listener::bind(settings.emulator.addr(), "APP__EMULATOR__PORT")
+        .context("starting the OSS emulator")?;
+    Emulator::new(listener, &settings.emulator, settings.emulator_keys()?)
+}
+
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let listener = crate::listener::bind(settings.server.addr(), "APP__SERVER__PORT")?;
@@ -47,7 +55,7 @@ impl Application {
         settings.default_callback_url_to(port);
         // Bound first: profiles and the callback key allow-list must name its real port.
         let emulator = if settings.emulator.enabled {
-            let emulator = Emulator::bind(&settings)?;
+            let emulator = bind_emulator(&settings)?;
             settings.use_emulator(&emulator.endpoint(), &emulator.public_key_url());
             Some(emulator)
         } else {

@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::keys::CallbackKey;
 use super::objects::ObjectMeta;
-use crate::signing::callback::{self, CallbackParam, CallbackVars};
+use signing::callback::{self, CallbackParam, CallbackVars};
 
 /// OSS waits this long for the callback server and never retries.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -152,8 +152,8 @@ impl CallbackSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::image_info::ImageInfo;
-    use crate::signing::CallbackBodyType;
+    use crate::image_info::ImageInfo;
+    use signing::CallbackBodyType;
 
     fn object() -> ObjectMeta {
         ObjectMeta {

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-use crate::signing::SigningError;
+use signing::SigningError;
 
 /// One OSS error: a status, OSS's code string and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]

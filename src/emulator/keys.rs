@@ -65,7 +65,7 @@ pub(super) fn write_private(path: &Path, pem: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::callback;
+    use signing::callback;
 
     #[test]
     fn key_is_made_once_and_signs_verifiable_callbacks() {

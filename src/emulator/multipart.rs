@@ -16,7 +16,7 @@ use super::objects::is_valid_key;
 use super::server::RequestCtx;
 use super::uploads::{PartMeta, UploadMeta};
 use super::EmulatorState;
-use crate::signing::{self, VerifiedRequest};
+use signing::{self, VerifiedRequest};
 
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Every part but the last must be at least this large (checked at Complete, as OSS does).

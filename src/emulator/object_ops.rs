@@ -13,8 +13,8 @@ use super::errors::{error_xml, OssError};
 use super::objects::{is_valid_key, FinishedUpload, NewObject, ObjectMeta, ObjectWriter};
 use super::server::RequestCtx;
 use super::EmulatorState;
-use crate::signing::callback::{CallbackParam, CallbackVars};
-use crate::signing::{self, VerifiedRequest};
+use signing::callback::{CallbackParam, CallbackVars};
+use signing::{self, VerifiedRequest};
 
 /// OSS's limit for a single PutObject or PostObject.
 pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;

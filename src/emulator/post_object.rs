@@ -18,9 +18,9 @@ use super::objects::{is_valid_key, NewObject};
 use super::ram::Action;
 use super::server::RequestCtx;
 use super::EmulatorState;
-use crate::signing::callback::CallbackVars;
-use crate::signing::policy::{ParsedCondition, ParsedPolicy, PolicyViolation, PostPolicy};
-use crate::signing::{self, SigningError};
+use signing::callback::CallbackVars;
+use signing::policy::{ParsedCondition, ParsedPolicy, PolicyViolation, PostPolicy};
+use signing::{self, SigningError};
 
 /// OSS refuses more than 8 MB of form values before the file (its error 0006-00000112).
 const MAX_PRE_DATA_BYTES: usize = 8 * 1024 * 1024;
@@ -308,7 +308,7 @@ mod tests {
 
     const ALI_OSS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
+        "/../../tests/vectors/oss-signing-ali-oss.json"
     ));
 
     fn pairs(items: &[(&str, &str)]) -> Fields {

@@ -10,7 +10,7 @@ use super::errors::OssError;
 use super::objects::is_valid_bucket;
 use super::ram::Action;
 use super::{multipart, object_ops, post_object, sts, EmulatorState, PUBLIC_KEY_PATH};
-use crate::signing::{self, IncomingRequest, VerifiedRequest};
+use signing::{self, IncomingRequest, VerifiedRequest};
 
 /// Per-request facts that every answer carries.
 pub(crate) struct RequestCtx {
@@ -206,7 +206,7 @@ mod tests {
 
     const ALI_OSS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
+        "/../../tests/vectors/oss-signing-ali-oss.json"
     ));
 
     fn vector_lookup(v: &Value) -> impl Fn(&str) -> Option<String> + '_ {

@@ -17,8 +17,8 @@ use super::errors::OssError;
 use super::ram::{self, Action, Decision, Policy};
 use super::sts_token::{Session, StsKey, TokenProblem, ACCESS_KEY_PREFIX};
 use super::EmulatorState;
-use crate::signing::sts::{sign, string_to_sign, API_VERSION};
-use crate::signing::{ct_eq, parse_query, query_value};
+use signing::sts::{sign, string_to_sign, API_VERSION};
+use signing::{ct_eq, parse_query, query_value};
 
 /// STS's own bounds for `DurationSeconds` (the role's maximum session is one hour by default).
 const MIN_DURATION: i64 = 900;
@@ -310,8 +310,8 @@ pub(crate) fn authorize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::sts::{assume_role_url, AssumeRole};
     use actix_web::test::TestRequest;
+    use signing::sts::{assume_role_url, AssumeRole};
 
     const AK: &str = "LTAI-caller";
     const SECRET: &str = "caller-secret";

@@ -125,7 +125,7 @@ impl StsKey {
             .decode(payload)
             .map_err(|_| TokenProblem::Invalid)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenProblem::Invalid)?;
-        if !crate::signing::ct_eq(&self.mac("token", &payload), &tag) {
+        if !signing::ct_eq(&self.mac("token", &payload), &tag) {
             return Err(TokenProblem::Invalid);
         }
         let session: Session = serde_json::from_slice(&payload).map_err(|_| TokenProblem::Invalid)?;

@@ -1,50 +1,24 @@
-//! Settings of the built-in OSS emulator (`[emulator]`), and how the rest of the settings follow it.
+//! How the settings follow the built-in OSS emulator, and the keys they hand it. Its own section,
+//! `[emulator]`, is the emulator crate's `EmulatorSettings`.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use crate::emulator::EmulatorKeys;
 
-use serde::Deserialize;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct EmulatorSettings {
-    /// Start the local OSS emulator. On in `local` (config/local.toml); refused in `production`.
-    pub enabled: bool,
-    /// Address to listen on; loopback unless you mean to expose it.
-    pub host: IpAddr,
-    /// Port to listen on; 0 picks a free one (tests).
-    pub port: u16,
-    /// Objects, their metadata and the emulator's callback signing key live here.
-    pub data_dir: PathBuf,
-}
-
-impl Default for EmulatorSettings {
-    fn default() -> Self {
-        EmulatorSettings {
-            enabled: false,
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 9000,
-            data_dir: PathBuf::from("data/emulator"),
-        }
-    }
-}
-
-impl EmulatorSettings {
-    /// Where a separate process (`upload-signer reconcile`) reaches the emulator that `serve`
-    /// runs; `None` when its port is picked at random.
-    pub fn configured_endpoint(&self) -> Option<url::Url> {
-        if self.port == 0 {
-            return None;
-        }
-        let host = match self.host {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            other => other,
-        };
-        url::Url::parse(&format!("http://{}", std::net::SocketAddr::new(host, self.port))).ok()
-    }
-}
+use super::SettingsError;
 
 impl super::Settings {
+    /// The keys the emulator accepts: the account's OSS key, and the `[sts]` caller's for
+    /// AssumeRole (whatever `sts.enabled` says, so a second process can use this emulator's STS).
+    pub fn emulator_keys(&self) -> Result<EmulatorKeys, SettingsError> {
+        let sts_callers = (self.sts.secret(self.env).into_iter())
+            .map(|secret| (self.sts.access_key_id.clone(), secret.value))
+            .collect();
+        Ok(EmulatorKeys {
+            access_key_id: self.oss.access_key_id.clone(),
+            secret: self.oss_secret()?.value,
+            sts_callers,
+        })
+    }
+
     /// Points the settings at a running emulator: every profile without an explicit `endpoint`
     /// uploads to `endpoint` in path style, STS left at its default endpoint calls the emulator's
     /// AssumeRole, and the callback verifier may fetch the emulator's public key from `key_url`. Called once the emulator's listener is bound, so a random test port works

@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::signing::{Result, SigningError};
+use crate::{Result, SigningError};
 
 /// RFC 3986: only unreserved characters stay literal. OSS V4 canonical requests and Alibaba's POP
 /// (STS) signatures both use it (`~` literal, space `%20`, `*` `%2A`).
@@ -34,7 +34,7 @@ pub(crate) fn encode(s: &str, set: &'static AsciiSet) -> String {
 
 /// Constant-time equality, so a forger cannot learn a signature byte by byte from timing.
 /// Only the length (public: fixed per scheme) can short-circuit.
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -66,7 +66,7 @@ pub(crate) fn header<'a>(headers: &[(&str, &'a str)], name: &str) -> Option<&'a 
 
 /// Decoded query pairs in order. `+` means space (form semantics), as OSS reads query strings;
 /// a key without `=` gets an empty value, which every OSS scheme signs as the bare key.
-pub(crate) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     match raw {
         None => Vec::new(),
         Some(q) => url::form_urlencoded::parse(q.as_bytes())
@@ -75,16 +75,13 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     }
 }
 
-pub(crate) fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Bucket and object key of a request: the bucket from the Host header when given, otherwise the
 /// first segment of the (percent-decoded) path.
-pub(crate) fn split_bucket_key(
-    host_bucket: Option<&str>,
-    raw_path: &str,
-) -> Result<(Option<String>, String)> {
+pub fn split_bucket_key(host_bucket: Option<&str>, raw_path: &str) -> Result<(Option<String>, String)> {
     let rest = raw_path
         .strip_prefix('/')
         .ok_or_else(|| SigningError::invalid("path", "must start with /"))?;

@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-use crate::signing::common::{encode, hmac_sha1, RFC3986};
+use crate::common::{encode, hmac_sha1, RFC3986};
 
 pub const API_VERSION: &str = "2015-04-01";
 
@@ -156,16 +156,8 @@ impl fmt::Debug for StsCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures;
     use serde_json::Value;
-
-    const STS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/sts-assume-role-vectors.json"
-    ));
-
-    fn vectors() -> Value {
-        serde_json::from_str(STS).unwrap()
-    }
 
     /// The SDK's full parameter set for a case: its inputs plus the common parameters.
     fn sdk_params(v: &Value, c: &Value) -> Vec<(String, String)> {
@@ -195,7 +187,7 @@ mod tests {
 
     #[test]
     fn every_case_matches_the_sdk() {
-        let v = vectors();
+        let v = fixtures::sts();
         let secret = v["access_key_secret"].as_str().unwrap();
         let cases = v["cases"].as_array().unwrap();
         assert_eq!(cases.len(), 4);
@@ -209,7 +201,7 @@ mod tests {
 
     #[test]
     fn assume_role_builder_matches_the_sdk() {
-        let v = vectors();
+        let v = fixtures::sts();
         let ak = v["access_key_id"].as_str().unwrap();
         let secret = v["access_key_secret"].as_str().unwrap();
         for c in v["cases"].as_array().unwrap() {
@@ -263,7 +255,7 @@ mod tests {
 
     #[test]
     fn tampered_parameters_change_the_signature() {
-        let v = vectors();
+        let v = fixtures::sts();
         let secret = v["access_key_secret"].as_str().unwrap();
         let c = &v["cases"][0];
         let mut params = sdk_params(&v, c);
@@ -280,7 +272,7 @@ mod tests {
 
     #[test]
     fn parses_the_answer_and_hides_secrets_in_debug() {
-        let v = vectors();
+        let v = fixtures::sts();
         let r: AssumeRoleResponse = serde_json::from_value(v["response_example"].clone()).unwrap();
         assert_eq!(r.credentials.access_key_id, "STS.NUgYrLnoC37mZZCNnAbez****");
         assert_eq!(r.credentials.expiration.to_rfc3339(), "2026-11-24T11:00:00+00:00");

@@ -13,7 +13,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 
-use crate::signing::common::hmac_sha256;
+use crate::common::hmac_sha256;
 
 const VERSION: &str = "v1";
 /// Far above any real token; bounds the work an attacker can make us do.

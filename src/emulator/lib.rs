@@ -3,11 +3,13 @@
 //! disk, upload callbacks signed with RSA exactly as OSS signs them, and STS: `AssumeRole` on the
 //! same port, whose temporary credentials are confined by their session policy.
 //!
-//! It talks to the rest of the service only as OSS does, over HTTP: it imports `signing` (the
-//! same verifiers the issuing side's signatures are pinned against), `settings`, and nothing of
-//! `credentials` or `callback`. Its own listener is bound before the rest of the application is
-//! built, so `Settings::use_emulator` can point profiles and the callback key allow-list at the
-//! real (possibly random) port.
+//! A crate of its own: it talks to the service only as OSS does, over HTTP. It depends on
+//! `signing` (the same verifiers the issuing side's signatures are pinned against) and on no part
+//! of the service; it takes its own settings and the keys it accepts ([`EmulatorSettings`],
+//! [`EmulatorKeys`]) and a listener its caller bound. The service binds that listener before it
+//! builds the rest of the application, so `Settings::use_emulator` can point profiles and the
+//! callback key allow-list at the real (possibly random) port; `upload-signer emulator` runs it
+//! alone.
 
 mod callback_sender;
 mod errors;
@@ -20,6 +22,7 @@ mod post_object;
 mod ram;
 mod range;
 mod server;
+mod settings;
 mod sts;
 mod sts_token;
 mod uploads;
@@ -32,10 +35,10 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::settings::Settings;
 use callback_sender::CallbackSender;
 use keys::CallbackKey;
 use objects::ObjectStore;
+pub use settings::{EmulatorKeys, EmulatorSettings};
 
 /// Where the emulator serves its callback public key, below a prefix no bucket can take (bucket
 /// names have no `_`).
@@ -70,11 +73,13 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Binds the listener and prepares the data directory and signing key.
-    pub fn bind(settings: &Settings) -> anyhow::Result<Emulator> {
-        let cfg = &settings.emulator;
-        let listener = crate::listener::bind(SocketAddr::new(cfg.host, cfg.port), "APP__EMULATOR__PORT")
-            .context("starting the OSS emulator")?;
+    /// Takes a bound listener (the caller names the setting that moves it when the port is taken)
+    /// and prepares the data directory and signing keys.
+    pub fn new(
+        listener: TcpListener,
+        cfg: &EmulatorSettings,
+        keys: EmulatorKeys,
+    ) -> anyhow::Result<Emulator> {
         let mut addr = listener.local_addr()?;
         // Clients cannot dial the wildcard address: advertise loopback instead.
         if addr.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
@@ -89,18 +94,14 @@ impl Emulator {
         );
         let sender = CallbackSender::new(key.clone(), &format!("http://{addr}{PUBLIC_KEY_PATH}"))
             .context("building the emulator's callback client")?;
-        let secret = settings.oss_secret()?.value;
-        // Who may call AssumeRole: the `[sts]` caller's key (whatever `sts.enabled` says, so a
-        // second process can use this emulator's STS) and the account's OSS key.
-        let mut callers = vec![(settings.oss.access_key_id.clone(), secret.clone())];
-        if let Ok(sts_secret) = settings.sts.secret(settings.env) {
-            callers.push((settings.sts.access_key_id.clone(), sts_secret.value));
-        }
+        // Who may call AssumeRole: the account's OSS key and the further callers named.
+        let mut callers = vec![(keys.access_key_id.clone(), keys.secret.clone())];
+        callers.extend(keys.sts_callers);
         let sts_key =
             sts_token::StsKey::load_or_create(&cfg.data_dir).context("loading the emulator's STS key")?;
         let state = EmulatorState {
-            access_key_id: settings.oss.access_key_id.clone(),
-            secret,
+            access_key_id: keys.access_key_id,
+            secret: keys.secret,
             objects,
             key,
             sender,

@@ -10,14 +10,12 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::signing::common::{
+use crate::common::{
     ct_eq, encode, header, hmac_sha256, parse_query, query_value, split_bucket_key, RFC3986, RFC3986_PATH,
     URI_COMPONENT, URI_PATH,
 };
-use crate::signing::policy::Condition;
-use crate::signing::{
-    IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS,
-};
+use crate::policy::Condition;
+use crate::{IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS};
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -613,28 +611,10 @@ pub fn verify_header_signed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::policy::PostPolicy;
-    use serde_json::Value;
-
-    const ALI_OSS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
-    ));
-    const AK: &str = "LTAI5tTestKeyId000000";
-    const SECRET: &str = "TestSecret0123456789abcdefghijkl";
-    const REGION: &str = "cn-hangzhou";
-
-    fn vectors() -> Value {
-        serde_json::from_str(ALI_OSS).unwrap()
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn lookup(ak: &str) -> Option<String> {
-        (ak == AK).then(|| SECRET.to_owned())
-    }
+    use crate::fixtures::{ali_oss, at, cases, check, field, lookup, parts, AK, REGION, SECRET};
+    use crate::policy::PostPolicy;
+    use chrono::Duration;
+    use SigningError::{Expired, RequestTimeSkewed, SignatureMismatch};
 
     #[test]
     fn the_remembered_signing_key_follows_secret_day_and_region() {
@@ -657,35 +637,45 @@ mod tests {
 
     #[test]
     fn post_v4_signatures_match_ali_oss() {
-        let v = vectors();
-        let cases = v["post_v4"].as_array().unwrap();
-        assert_eq!(cases.len(), 8);
-        for c in cases {
-            let policy = c["policy_base64"].as_str().unwrap();
-            let date = at(c["date"].as_str().unwrap());
-            let region = c["region"].as_str().unwrap();
-            let sig = c["signature"].as_str().unwrap();
+        for c in cases(&ali_oss(), "post_v4", 8) {
+            let (policy, sig, region) = (
+                field(c, "policy_base64"),
+                field(c, "signature"),
+                field(c, "region"),
+            );
+            let date = at(field(c, "date"));
             assert_eq!(post_signature(SECRET, policy, date, region), sig);
             let cred = credential(AK, &date_stamp(date), region);
             let ok = verify_post(policy, &cred, &x_oss_date(date), sig, lookup).unwrap();
             assert_eq!(ok.region, REGION);
             let tampered = policy.replacen('e', "f", 1);
-            assert_eq!(
-                verify_post(&tampered, &cred, &x_oss_date(date), sig, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            let other_day = x_oss_date(date + chrono::Duration::days(1));
-            assert!(verify_post(policy, &cred, &other_day, sig, lookup).is_err());
-            assert_eq!(
-                verify_post(
-                    policy,
-                    &cred.replace(AK, "LTAIother"),
-                    &x_oss_date(date),
-                    sig,
-                    lookup
+            let other_key = cred.replace(AK, "LTAIother");
+            let other_day = x_oss_date(date + Duration::days(1));
+            // (what, policy, credential, x-oss-date, the refusal; None: any)
+            let rows = [
+                (
+                    "policy",
+                    tampered.as_str(),
+                    cred.as_str(),
+                    x_oss_date(date),
+                    Some(SignatureMismatch),
                 ),
-                Err(SigningError::UnknownAccessKey)
-            );
+                ("date", policy, &cred, other_day, None),
+                (
+                    "key",
+                    policy,
+                    &other_key,
+                    x_oss_date(date),
+                    Some(SigningError::UnknownAccessKey),
+                ),
+            ];
+            for (what, policy, cred, date, want) in rows {
+                let got = verify_post(policy, cred, &date, sig, lookup).map(|_| ());
+                match want {
+                    Some(want) => assert_eq!(got, Err(want), "{what}"),
+                    None => assert!(got.is_err(), "{what}"),
+                }
+            }
         }
     }
 
@@ -695,7 +685,7 @@ mod tests {
         let mut conditions = vec![Condition::Exact("bucket".into(), "demo-bucket".into())];
         conditions.extend(post_conditions(AK, now, REGION, Some("tok")));
         let policy = PostPolicy {
-            expiration: now + chrono::Duration::minutes(15),
+            expiration: now + Duration::minutes(15),
             conditions,
         };
         assert_eq!(
@@ -709,40 +699,31 @@ mod tests {
 
     #[test]
     fn presigned_urls_match_ali_oss() {
-        let v = vectors();
-        let cases = v["put_url_v4"].as_array().unwrap();
-        assert_eq!(cases.len(), 4);
-        for c in cases {
-            let headers = [("Content-Type", c["content_type"].as_str().unwrap())];
+        for c in cases(&ali_oss(), "put_url_v4", 4) {
+            let headers = [("Content-Type", field(c, "content_type"))];
             let url = presign_url(&PresignV4 {
                 origin: "https://demo-bucket.oss-cn-hangzhou.aliyuncs.com",
                 access_key_id: AK,
                 secret: SECRET,
                 region: REGION,
-                method: c["method"].as_str().unwrap(),
+                method: field(c, "method"),
                 bucket: "demo-bucket",
-                key: c["key"].as_str().unwrap(),
+                key: field(c, "key"),
                 headers: &headers,
-                at: at(c["now"].as_str().unwrap()),
+                at: at(field(c, "now")),
                 expires_in: c["expires_in"].as_u64().unwrap() as u32,
                 ..Default::default()
             })
             .unwrap();
-            assert_eq!(url, c["url"].as_str().unwrap());
+            assert_eq!(url, field(c, "url"));
         }
-    }
-
-    fn parts(url: &str) -> (String, Option<String>) {
-        let u = url::Url::parse(url).unwrap();
-        (u.path().to_owned(), u.query().map(str::to_owned))
     }
 
     #[test]
     fn query_verifier_accepts_ali_oss_urls_and_rejects_tampering() {
-        let v = vectors();
-        for c in v["put_url_v4"].as_array().unwrap() {
-            let (path, query) = parts(c["url"].as_str().unwrap());
-            let headers = [("content-type", c["content_type"].as_str().unwrap())];
+        for c in cases(&ali_oss(), "put_url_v4", 4) {
+            let (path, query) = parts(field(c, "url"));
+            let headers = [("content-type", field(c, "content_type"))];
             let req = IncomingRequest {
                 method: "PUT",
                 host_bucket: Some("demo-bucket"),
@@ -750,56 +731,33 @@ mod tests {
                 query: query.as_deref(),
                 headers: &headers,
             };
-            let now = at(c["now"].as_str().unwrap());
-            let ok = verify_query_signed(&req, now + chrono::Duration::seconds(600), lookup).unwrap();
-            assert_eq!(ok.key, c["key"].as_str().unwrap());
+            let now = at(field(c, "now"));
+            let ok = verify_query_signed(&req, now + Duration::seconds(600), lookup).unwrap();
+            assert_eq!(ok.key, field(c, "key"));
             assert_eq!(ok.region.as_deref(), Some(REGION));
-            assert_eq!(ok.expires_at, Some(now + chrono::Duration::seconds(600)));
-            assert_eq!(
-                verify_query_signed(&req, now + chrono::Duration::seconds(601), lookup),
-                Err(SigningError::Expired)
-            );
-            assert_eq!(
-                verify_query_signed(&req, now - chrono::Duration::minutes(16), lookup),
-                Err(SigningError::RequestTimeSkewed)
-            );
-            let no_type: [(&str, &str); 0] = [];
-            let r = IncomingRequest {
-                headers: &no_type,
-                ..req
-            };
-            assert_eq!(
-                verify_query_signed(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            let q = query
+            assert_eq!(ok.expires_at, Some(now + Duration::seconds(600)));
+            let longer = query
                 .as_deref()
                 .unwrap()
                 .replace("x-oss-expires=600", "x-oss-expires=6000");
-            let r = IncomingRequest {
-                query: Some(&q),
-                ..req
-            };
-            assert_eq!(
-                verify_query_signed(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            let r = IncomingRequest {
-                path: "/uploads/elsewhere.txt",
-                ..req
-            };
-            assert_eq!(
-                verify_query_signed(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            // Path-style request for the same object verifies too.
             let path_style = format!("/demo-bucket{path}");
-            let r = IncomingRequest {
-                host_bucket: None,
-                path: &path_style,
-                ..req
-            };
-            assert!(verify_query_signed(&r, now, lookup).is_ok());
+            check(
+                |r, now| verify_query_signed(r, now, lookup),
+                &[
+                    ("late", req, now + Duration::seconds(601), Err(Expired)),
+                    ("early", req, now - Duration::minutes(16), Err(RequestTimeSkewed)),
+                    ("content type", req.with_headers(&[]), now, Err(SignatureMismatch)),
+                    ("expiry", req.with_query(&longer), now, Err(SignatureMismatch)),
+                    (
+                        "path",
+                        req.with_path("/uploads/elsewhere.txt"),
+                        now,
+                        Err(SignatureMismatch),
+                    ),
+                    // The same object in path style verifies too.
+                    ("path style", req.path_style(&path_style), now, Ok(())),
+                ],
+            );
         }
     }
 
@@ -852,31 +810,24 @@ mod tests {
             ("x-oss-object-acl", "private"),
             ("Host", "evil.example"),
         ];
-        let r = IncomingRequest {
-            headers: &other_host,
-            ..req
-        };
-        assert_eq!(
-            verify_query_signed(&r, now, lookup),
-            Err(SigningError::SignatureMismatch)
-        );
-        let q = query
+        let other_callback = query
             .as_deref()
             .unwrap()
             .replace("callback=eyJh", "callback=eyJi");
-        let r = IncomingRequest {
-            query: Some(&q),
-            ..req
-        };
-        assert_eq!(
-            verify_query_signed(&r, now, lookup),
-            Err(SigningError::SignatureMismatch)
+        check(
+            |r, now| verify_query_signed(r, now, lookup),
+            &[
+                ("host", req.with_headers(&other_host), now, Err(SignatureMismatch)),
+                (
+                    "callback",
+                    req.with_query(&other_callback),
+                    now,
+                    Err(SignatureMismatch),
+                ),
+            ],
         );
         let missing_host = [("Content-Type", "image/png"), ("x-oss-object-acl", "private")];
-        let r = IncomingRequest {
-            headers: &missing_host,
-            ..req
-        };
+        let r = req.with_headers(&missing_host);
         assert!(matches!(
             verify_query_signed(&r, now, lookup),
             Err(SigningError::InvalidValue { .. })
@@ -1011,30 +962,28 @@ mod tests {
             query: Some("partNumber=1&uploadId=0004B9895DBBB6EC"),
             headers: &all,
         };
-        let ok = verify_header_signed(&req, now + chrono::Duration::minutes(3), lookup).unwrap();
+        let ok = verify_header_signed(&req, now + Duration::minutes(3), lookup).unwrap();
         assert_eq!(ok.key, "uploads/中文 名.png");
         assert_eq!(ok.security_token.as_deref(), Some("STS-token"));
-        assert_eq!(
-            verify_header_signed(&req, now + chrono::Duration::minutes(16), lookup),
-            Err(SigningError::RequestTimeSkewed)
-        );
-        let r = IncomingRequest {
-            query: Some("partNumber=2&uploadId=0004B9895DBBB6EC"),
-            ..req
-        };
-        assert_eq!(
-            verify_header_signed(&r, now, lookup),
-            Err(SigningError::SignatureMismatch)
-        );
         let mut swapped = all.clone();
         swapped[2] = ("Range", "bytes=0-99");
-        let r = IncomingRequest {
-            headers: &swapped,
-            ..req
-        };
-        assert_eq!(
-            verify_header_signed(&r, now, lookup),
-            Err(SigningError::SignatureMismatch)
+        check(
+            |r, now| verify_header_signed(r, now, lookup),
+            &[
+                (
+                    "16 minutes late",
+                    req,
+                    now + Duration::minutes(16),
+                    Err(RequestTimeSkewed),
+                ),
+                (
+                    "part number",
+                    req.with_query("partNumber=2&uploadId=0004B9895DBBB6EC"),
+                    now,
+                    Err(SignatureMismatch),
+                ),
+                ("range", req.with_headers(&swapped), now, Err(SignatureMismatch)),
+            ],
         );
         // oss2's layout (", " separators, AdditionalHeaders last) verifies the same.
         let oss2_auth = auth
@@ -1044,10 +993,7 @@ mod tests {
         let mut relaid = all.clone();
         relaid.retain(|(k, _)| *k != "authorization");
         relaid.push(("Authorization", &oss2_auth));
-        let r = IncomingRequest {
-            headers: &relaid,
-            ..req
-        };
+        let r = req.with_headers(&relaid);
         assert!(verify_header_signed(&r, now, lookup).is_ok());
     }
 

@@ -9,7 +9,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::signing::{Result, SigningError};
+use crate::{Result, SigningError};
 
 /// One policy condition, as the issuing side writes it. Field names are given without `$`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,15 +366,7 @@ impl ParsedPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const VECTORS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
-    ));
-
-    fn vectors() -> Value {
-        serde_json::from_str(VECTORS).unwrap()
-    }
+    use crate::fixtures::ali_oss;
 
     /// Rebuild the policy of a vector case from its decoded JSON's parts, through our builder.
     fn rebuild(parsed: &ParsedPolicy, original_json: &str) -> PostPolicy {
@@ -405,7 +397,7 @@ mod tests {
 
     #[test]
     fn reproduces_every_ali_oss_policy() {
-        let v = vectors();
+        let v = ali_oss();
         let mut n = 0;
         for section in ["post_v1", "post_v4"] {
             for case in v[section].as_array().unwrap() {
@@ -485,7 +477,7 @@ mod tests {
     }
 
     fn sample() -> ParsedPolicy {
-        let v = vectors();
+        let v = ali_oss();
         PostPolicy::parse(v["post_v4"][0]["policy_base64"].as_str().unwrap()).unwrap()
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CallbackBodyType, SigningError};
+use crate::{CallbackBodyType, SigningError};
 
 pub const TOKEN_FIELD: &str = "token";
 
@@ -145,7 +145,7 @@ pub fn parse_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::callback::render_body;
+    use crate::callback::render_body;
 
     fn lookup(name: &str) -> Option<String> {
         match name {

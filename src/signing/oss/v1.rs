@@ -10,12 +10,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
-use crate::signing::common::{
+use crate::common::{
     ct_eq, encode, header, hmac_sha1, parse_query, query_value, split_bucket_key, URI_COMPONENT, URI_PATH,
 };
-use crate::signing::{
-    IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS,
-};
+use crate::{IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS};
 
 /// Query parameters OSS treats as sub-resources: only these enter the canonicalized resource.
 /// (oss2's list; sorted for binary search.)
@@ -481,27 +479,10 @@ pub fn verify_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::callback::{CallbackBodyType, CallbackParam, CallbackVars};
+    use crate::callback::{CallbackBodyType, CallbackParam, CallbackVars};
+    use crate::fixtures::{ali_oss, borrow, cases, check, field, lookup, oss2, parts, unix, AK, SECRET};
+    use chrono::Duration;
     use serde_json::Value;
-
-    const ALI_OSS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
-    ));
-    const OSS2: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-header-signing-oss2.json"
-    ));
-    const AK: &str = "LTAI5tTestKeyId000000";
-    const SECRET: &str = "TestSecret0123456789abcdefghijkl";
-
-    fn json(s: &str) -> Value {
-        serde_json::from_str(s).unwrap()
-    }
-
-    fn lookup(ak: &str) -> Option<String> {
-        (ak == AK).then(|| SECRET.to_owned())
-    }
 
     #[test]
     fn sub_resource_list_is_sorted() {
@@ -512,12 +493,8 @@ mod tests {
 
     #[test]
     fn post_v1_signatures_match_ali_oss() {
-        let v = json(ALI_OSS);
-        let cases = v["post_v1"].as_array().unwrap();
-        assert_eq!(cases.len(), 8);
-        for c in cases {
-            let policy = c["policy_base64"].as_str().unwrap();
-            let sig = c["signature"].as_str().unwrap();
+        for c in cases(&ali_oss(), "post_v1", 8) {
+            let (policy, sig) = (field(c, "policy_base64"), field(c, "signature"));
             assert_eq!(post_signature(SECRET, policy), sig);
             assert_eq!(verify_post_signature(SECRET, policy, sig), Ok(()));
             let tampered = policy.replacen('e', "f", 1);
@@ -537,60 +514,46 @@ mod tests {
             .collect()
     }
 
-    fn borrow(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-    }
-
     #[test]
     fn header_string_to_sign_matches_oss2() {
-        let v = json(OSS2);
-        let cases = v["put_header_v1"].as_array().unwrap();
-        assert_eq!(cases.len(), 3);
-        for c in cases {
+        for c in cases(&oss2(), "put_header_v1", 3) {
             let owned = oss2_headers(c);
             let headers = borrow(&owned);
             let sts = StringToSign {
-                method: c["method"].as_str().unwrap(),
+                method: field(c, "method"),
                 content_md5: header(&headers, "content-md5").unwrap_or(""),
                 content_type: header(&headers, "content-type").unwrap_or(""),
                 date: header(&headers, "date").unwrap(),
                 oss_headers: &headers,
                 bucket: c["bucket"].as_str(),
-                key: c["key"].as_str().unwrap(),
+                key: field(c, "key"),
                 sub_resources: &[],
             }
             .build();
-            assert_eq!(sts, c["string_to_sign"].as_str().unwrap());
-            assert_eq!(
-                authorization(AK, &sign(SECRET, &sts)),
-                c["authorization"].as_str().unwrap()
-            );
+            assert_eq!(sts, field(c, "string_to_sign"));
+            assert_eq!(authorization(AK, &sign(SECRET, &sts)), field(c, "authorization"));
         }
     }
 
     #[test]
     fn parser_splits_every_oss2_string_to_sign() {
-        let v = json(OSS2);
-        for c in v["put_header_v1"].as_array().unwrap() {
-            let s = c["string_to_sign"].as_str().unwrap();
+        for c in cases(&oss2(), "put_header_v1", 3) {
+            let s = field(c, "string_to_sign");
             let p = parse_string_to_sign(s).unwrap();
             let h = &c["headers"];
             assert_eq!(p.method, "PUT");
             assert_eq!(p.content_md5, "");
-            assert_eq!(p.content_type, h["Content-Type"].as_str().unwrap());
-            assert_eq!(p.date, h["Date"].as_str().unwrap());
+            assert_eq!(p.content_type, field(h, "Content-Type"));
+            assert_eq!(p.date, field(h, "Date"));
             assert_eq!(p.expires(), None);
             assert_eq!(p.bucket.as_deref(), Some("demo-bucket"));
-            assert_eq!(p.key, c["key"].as_str().unwrap());
+            assert_eq!(p.key, field(c, "key"));
             assert!(p.sub_resources.is_empty());
             assert_eq!(
                 p.oss_headers.keys().collect::<Vec<_>>(),
                 ["x-oss-callback", "x-oss-callback-var"]
             );
-            assert_eq!(
-                p.oss_headers["x-oss-callback"],
-                h["x-oss-callback"].as_str().unwrap()
-            );
+            assert_eq!(p.oss_headers["x-oss-callback"], field(h, "x-oss-callback"));
             assert_eq!(p.to_string_to_sign(), s);
         }
     }
@@ -642,9 +605,9 @@ mod tests {
     fn callback_of(c: &Value) -> (String, String) {
         let cb = &c["callback"];
         let param = CallbackParam {
-            url: cb["url"].as_str().unwrap().into(),
+            url: field(cb, "url").into(),
             host: cb["host"].as_str().map(Into::into),
-            body: cb["body"].as_str().unwrap().into(),
+            body: field(cb, "body").into(),
             body_type: CallbackBodyType::Json,
             sni: None,
         };
@@ -657,44 +620,35 @@ mod tests {
 
     #[test]
     fn presigned_urls_match_ali_oss() {
-        let v = json(ALI_OSS);
-        let cases = v["put_url_v1"].as_array().unwrap();
-        assert_eq!(cases.len(), 6);
-        for c in cases {
+        for c in cases(&ali_oss(), "put_url_v1", 6) {
             let (callback, callback_var) = callback_of(c);
             let expires = c["now_unix"].as_i64().unwrap() + c["expires_in"].as_i64().unwrap();
             let url = presign_url(&PresignV1 {
                 origin: "https://demo-bucket.oss-cn-hangzhou.aliyuncs.com",
                 access_key_id: AK,
                 secret: SECRET,
-                method: c["method"].as_str().unwrap(),
+                method: field(c, "method"),
                 bucket: "demo-bucket",
-                key: c["key"].as_str().unwrap(),
+                key: field(c, "key"),
                 content_type: c["content_type"].as_str(),
                 content_md5: None,
-                expires_at: DateTime::from_timestamp(expires, 0).unwrap(),
+                expires_at: unix(expires),
                 security_token: None,
                 callback: Some(&callback),
                 callback_var: Some(&callback_var),
                 oss_headers: &[],
             });
-            assert_eq!(url, c["url"].as_str().unwrap());
+            assert_eq!(url, field(c, "url"));
         }
-    }
-
-    /// Split a URL we produced into the parts the emulator would see.
-    fn request_parts(url: &str) -> (String, Option<String>) {
-        let u = url::Url::parse(url).unwrap();
-        (u.path().to_owned(), u.query().map(str::to_owned))
     }
 
     #[test]
     fn verifier_accepts_ali_oss_urls_and_rejects_tampering() {
-        let v = json(ALI_OSS);
-        for c in v["put_url_v1"].as_array().unwrap() {
-            let (path, query) = request_parts(c["url"].as_str().unwrap());
-            let now = DateTime::from_timestamp(c["now_unix"].as_i64().unwrap(), 0).unwrap();
-            let headers = [("Content-Type", c["content_type"].as_str().unwrap())];
+        use SigningError::*;
+        for c in cases(&ali_oss(), "put_url_v1", 6) {
+            let (path, query) = parts(field(c, "url"));
+            let now = unix(c["now_unix"].as_i64().unwrap());
+            let headers = [("Content-Type", field(c, "content_type"))];
             let req = IncomingRequest {
                 method: "PUT",
                 host_bucket: Some("demo-bucket"),
@@ -703,57 +657,48 @@ mod tests {
                 headers: &headers,
             };
             let ok = verify_request(&req, now, lookup).unwrap();
-            assert_eq!(ok.key, c["key"].as_str().unwrap());
+            assert_eq!(ok.key, field(c, "key"));
             assert_eq!(ok.bucket.as_deref(), Some("demo-bucket"));
             assert_eq!(ok.access_key_id, AK);
 
-            let late = now + chrono::Duration::seconds(601);
-            assert_eq!(verify_request(&req, late, lookup), Err(SigningError::Expired));
             let wrong_type = [("Content-Type", "text/html")];
-            let r = IncomingRequest {
-                headers: &wrong_type,
-                ..req
-            };
-            assert_eq!(
-                verify_request(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            let r = IncomingRequest {
-                path: "/uploads/other.jpg",
-                ..req
-            };
-            assert_eq!(
-                verify_request(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            let q = query
+            let other_vars = query
                 .as_deref()
                 .unwrap()
                 .replace("callback-var=eyJ", "callback-var=eyK");
-            let r = IncomingRequest {
-                query: Some(&q),
-                ..req
-            };
-            assert_eq!(
-                verify_request(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
+            check(
+                |r, now| verify_request(r, now, lookup),
+                &[
+                    ("late", req, now + Duration::seconds(601), Err(Expired)),
+                    (
+                        "content type",
+                        req.with_headers(&wrong_type),
+                        now,
+                        Err(SignatureMismatch),
+                    ),
+                    (
+                        "path",
+                        req.with_path("/uploads/other.jpg"),
+                        now,
+                        Err(SignatureMismatch),
+                    ),
+                    (
+                        "callback-var",
+                        req.with_query(&other_vars),
+                        now,
+                        Err(SignatureMismatch),
+                    ),
+                    ("method", req.with_method("GET"), now, Err(SignatureMismatch)),
+                ],
             );
-            let r = IncomingRequest { method: "GET", ..req };
-            assert_eq!(
-                verify_request(&r, now, lookup),
-                Err(SigningError::SignatureMismatch)
-            );
-            assert_eq!(
-                verify_request(&req, now, |_| None),
-                Err(SigningError::UnknownAccessKey)
-            );
+            assert_eq!(verify_request(&req, now, |_| None), Err(UnknownAccessKey));
         }
     }
 
     #[test]
     fn security_token_is_a_signed_sub_resource() {
         let token = "CAIS+token/with=chars";
-        let expires_at = DateTime::from_timestamp(1_795_579_000, 0).unwrap();
+        let expires_at = unix(1_795_579_000);
         let url = presign_url(&PresignV1 {
             origin: "http://127.0.0.1:9000/demo-bucket/",
             access_key_id: AK,
@@ -768,7 +713,7 @@ mod tests {
         });
         assert!(url.starts_with("http://127.0.0.1:9000/demo-bucket/a%20b/%E4%B8%AD.png?OSSAccessKeyId="));
         assert!(url.ends_with("&security-token=CAIS%2Btoken%2Fwith%3Dchars"));
-        let (path, query) = request_parts(&url);
+        let (path, query) = parts(&url);
         let headers = [("content-type", "image/png")];
         let req = IncomingRequest {
             method: "PUT",
@@ -777,32 +722,29 @@ mod tests {
             query: query.as_deref(),
             headers: &headers,
         };
-        let now = expires_at - chrono::Duration::seconds(10);
+        let now = expires_at - Duration::seconds(10);
         let ok = verify_request(&req, now, lookup).unwrap();
         assert_eq!(ok.security_token.as_deref(), Some(token));
         assert_eq!(ok.key, "a b/中.png");
         let q = query.as_deref().unwrap().replace("CAIS%2Btoken", "CAIS%2Btokem");
-        let r = IncomingRequest {
-            query: Some(&q),
-            ..req
-        };
-        assert_eq!(
-            verify_request(&r, now, lookup),
-            Err(SigningError::SignatureMismatch)
+        check(
+            |r, now| verify_request(r, now, lookup),
+            &[(
+                "token",
+                req.with_query(&q),
+                now,
+                Err(SigningError::SignatureMismatch),
+            )],
         );
     }
 
     #[test]
     fn verifier_accepts_oss2_header_signed_requests() {
-        let v = json(OSS2);
-        for c in v["put_header_v1"].as_array().unwrap() {
+        for c in cases(&oss2(), "put_header_v1", 3) {
             let mut owned = oss2_headers(c);
-            owned.push((
-                "Authorization".into(),
-                c["authorization"].as_str().unwrap().into(),
-            ));
+            owned.push(("Authorization".into(), field(c, "authorization").into()));
             let headers = borrow(&owned);
-            let path = format!("/{}", encode(c["key"].as_str().unwrap(), URI_PATH));
+            let path = format!("/{}", encode(field(c, "key"), URI_PATH));
             let req = IncomingRequest {
                 method: "PUT",
                 host_bucket: Some("demo-bucket"),
@@ -810,15 +752,11 @@ mod tests {
                 query: None,
                 headers: &headers,
             };
-            let date = DateTime::parse_from_rfc2822(c["headers"]["Date"].as_str().unwrap())
+            let date = DateTime::parse_from_rfc2822(field(&c["headers"], "Date"))
                 .unwrap()
                 .with_timezone(&Utc);
-            let ok = verify_request(&req, date + chrono::Duration::minutes(5), lookup).unwrap();
-            assert_eq!(ok.key, c["key"].as_str().unwrap());
-            assert_eq!(
-                verify_request(&req, date + chrono::Duration::minutes(16), lookup),
-                Err(SigningError::RequestTimeSkewed)
-            );
+            let ok = verify_request(&req, date + Duration::minutes(5), lookup).unwrap();
+            assert_eq!(ok.key, field(c, "key"));
             let mut tampered = owned.clone();
             for (k, v) in tampered.iter_mut() {
                 if k == "x-oss-callback-var" {
@@ -826,20 +764,29 @@ mod tests {
                 }
             }
             let tampered = borrow(&tampered);
-            let r = IncomingRequest {
-                headers: &tampered,
-                ..req
-            };
-            assert_eq!(
-                verify_request(&r, date, lookup),
-                Err(SigningError::SignatureMismatch)
+            check(
+                |r, now| verify_request(r, now, lookup),
+                &[
+                    (
+                        "16 minutes late",
+                        req,
+                        date + Duration::minutes(16),
+                        Err(SigningError::RequestTimeSkewed),
+                    ),
+                    (
+                        "callback-var",
+                        req.with_headers(&tampered),
+                        date,
+                        Err(SigningError::SignatureMismatch),
+                    ),
+                ],
             );
         }
     }
 
     #[test]
     fn verifier_rejects_malformed_requests_without_panicking() {
-        let now = DateTime::from_timestamp(1_795_579_000, 0).unwrap();
+        let now = unix(1_795_579_000);
         type Case<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
         let cases: [Case; 7] = [
             ("/k", None, &[]),

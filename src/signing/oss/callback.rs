@@ -14,8 +14,8 @@ use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::signing::common::{ct_eq, encode, RFC3986};
-use crate::signing::{Result, SigningError};
+use crate::common::{ct_eq, encode, RFC3986};
+use crate::{Result, SigningError};
 
 /// OSS refuses a `callback` or `callback-var` longer than 5 KB (base64).
 pub const MAX_PARAM_B64_LEN: usize = 5 * 1024;
@@ -524,20 +524,8 @@ pub fn sign_for_tests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{ali_oss, real_callbacks};
     use rsa::traits::PublicKeyParts;
-
-    const REAL: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-callbacks-real.json"
-    ));
-    const ALI_OSS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/vectors/oss-signing-ali-oss.json"
-    ));
-
-    fn json(s: &str) -> Value {
-        serde_json::from_str(s).unwrap()
-    }
 
     fn query_of(url: &str, name: &str) -> String {
         url::Url::parse(url)
@@ -550,7 +538,7 @@ mod tests {
 
     #[test]
     fn callback_and_vars_match_ali_oss_byte_for_byte() {
-        let v = json(ALI_OSS);
+        let v = ali_oss();
         let cases = v["put_url_v1"].as_array().unwrap();
         for c in cases {
             let cb = &c["callback"];
@@ -679,7 +667,7 @@ mod tests {
     fn render_reproduces_real_oss_traffic() {
         // Real OSS, body type JSON, form-shaped template (oss-callbacks-real.json case 2).
         let template = "filename=${object}&size=${size}&mimeType=${mimeType}&height=${imageInfo.height}&width=${imageInfo.width}";
-        let real = &json(REAL)["callbacks"][1]["body"];
+        let real = &real_callbacks()["callbacks"][1]["body"];
         assert_eq!(
             render_body(template, CallbackBodyType::Json, lookup),
             real.as_str().unwrap()
@@ -728,7 +716,7 @@ mod tests {
 
     #[test]
     fn real_oss_callbacks_verify_with_the_512_bit_key() {
-        let v = json(REAL);
+        let v = real_callbacks();
         let key = parse_public_key_pem(v["public_key_pem"].as_str().unwrap()).unwrap();
         assert_eq!(key.len, 64);
         let cases = v["callbacks"].as_array().unwrap();
@@ -756,7 +744,7 @@ mod tests {
 
     #[test]
     fn tampered_or_malformed_callbacks_fail() {
-        let v = json(REAL);
+        let v = real_callbacks();
         let key = parse_public_key_pem(v["public_key_pem"].as_str().unwrap()).unwrap();
         let c = &v["callbacks"][0];
         let auth = c["authorization"].as_str().unwrap();
@@ -884,7 +872,7 @@ mod tests {
         );
         assert!(verify(&public, &sig, "/v1/oss/callback", None, body).is_err());
         assert!(verify(&public, &sig, "/v1/oss/callback", Some("t=1"), b"{}").is_err());
-        let v = json(REAL);
+        let v = real_callbacks();
         let oss_key = parse_public_key_pem(v["public_key_pem"].as_str().unwrap()).unwrap();
         assert!(verify(&oss_key, &sig, "/v1/oss/callback", Some("t=1"), body).is_err());
     }
