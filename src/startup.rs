@@ -10,6 +10,7 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
+use crate::auth::UsageTracker;
 use crate::auth::{Accounts, Authenticator};
 use crate::callback::{CallbackService, PublicKeys};
 use crate::client_ip::TrustedProxies;
@@ -21,7 +22,6 @@ use crate::limits::Limits;
 use crate::middleware::request_context;
 use crate::ops::{Metrics, Readiness};
 use crate::reconcile::{Ledger, Reconciler, Settler};
-use crate::records::UsageTracker;
 use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{run_replayer, Spool};

@@ -11,6 +11,7 @@
 //! - `handlers`: the HTTP routes
 
 mod accounts;
+pub mod api_keys;
 mod disabled;
 mod error;
 mod external;
@@ -24,6 +25,7 @@ mod tokens;
 mod usernames;
 
 pub use accounts::{set_account_disabled, Accounts, TokenPair};
+pub use api_keys::{ApiKey, UsageTracker};
 pub use error::AuthError;
 /// API keys of backend services start with this; app-user routes refuse them on sight.
 pub const API_KEY_PREFIX: &str = "usk_";

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::records::api_keys;
+use crate::auth::api_keys;
 use crate::settings::Settings;
 use crate::store;
 

@@ -3,9 +3,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
 
-use super::api_keys::ApiKey;
 use super::export::{self, Format};
 use super::query::{encode_cursor, RecordsQuery, RecordsRoute};
+use crate::auth::ApiKey;
 use crate::auth::AuthUser;
 use crate::credentials::quota::day_bounds;
 use crate::error::ApiError;

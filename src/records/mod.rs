@@ -1,11 +1,9 @@
 //! Upload records for backend teams (API keys) and for app users (their own uploads).
 
-pub mod api_keys;
 mod export;
 mod handlers;
 mod query;
 
-pub use api_keys::{ApiKey, UsageTracker};
 pub(crate) use handlers::{fetch_page, store_error};
 pub(crate) use query::{RecordsQuery, RecordsRoute};
 

@@ -7,8 +7,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::html::{answer, document, esc};
+use crate::auth::api_keys::{self, ApiKey};
 use crate::error::ApiError;
-use crate::records::api_keys::{self, ApiKey};
 
 pub const COOKIE: &str = "upload_signer_ui";
 const SCOPE: &str = "uploads:read";

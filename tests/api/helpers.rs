@@ -250,7 +250,7 @@ impl TestApp {
     /// A new API key with `scope`, as `api-key create` makes one; returns the secret.
     pub async fn api_key(&self, scope: &str) -> String {
         let (record, key) =
-            upload_signer::records::api_keys::generate("tests", &[scope.to_string()]).expect("API key");
+            upload_signer::auth::api_keys::generate("tests", &[scope.to_string()]).expect("API key");
         self.store()
             .insert_api_key(&record)
             .await

@@ -378,7 +378,7 @@ async fn a_receiver_down_across_a_restart_gets_every_event() {
     let store = upload_signer::store::open(&crate::helpers::test_settings(&db, &[]).database).unwrap();
     let key = {
         let (record, key) =
-            upload_signer::records::api_keys::generate("tests", &["uploads:admin".to_string()]).unwrap();
+            upload_signer::auth::api_keys::generate("tests", &["uploads:admin".to_string()]).unwrap();
         store.insert_api_key(&record).await.unwrap();
         key
     };

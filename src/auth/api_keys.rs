@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::store::{ApiKeyRecord, DynStore, StoreError};
 
-use crate::auth::API_KEY_PREFIX as PREFIX;
+use super::API_KEY_PREFIX as PREFIX;
 pub const SCOPES: &[&str] = &["uploads:read", "uploads:admin"];
 
 fn hash_secret(secret: &str) -> String {
