@@ -208,7 +208,7 @@ impl Upload {
             .send(oss.signed_callback(&credential, self.i))
             .await
             .is_some();
-        if self.i % 10 == 0 {
+        if self.i.is_multiple_of(10) {
             self.send(Prepared::post_json(
                 &format!("/v1/uploads/{id}/complete"),
                 &self.token,

@@ -47,12 +47,14 @@ pub enum StoreError {
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] Cause),
+    Unavailable(Cause),
     #[error("database error: {0}")]
-    Other(#[source] Cause),
+    Other(Cause),
 }
 
-/// A cause kept as the error it is, for the log line of the response it turns into.
+/// A cause kept as the error it is (downcastable), for the log line of the response it turns into.
+/// Its text is part of the error's own message, so it is not also the error's `source()`: chains
+/// printed by anyhow or the access log would show it twice.
 pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 impl StoreError {

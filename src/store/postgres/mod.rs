@@ -55,6 +55,11 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// sqlx's migrator takes a Postgres advisory lock itself.
+    pub(super) async fn migration_lock(&self) -> Result<Option<std::fs::File>, StoreError> {
+        Ok(None)
+    }
+
     pub fn open(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(&settings.url)
             .map_err(|e| StoreError::other(format!("invalid database.url: {e}")))?

@@ -95,6 +95,7 @@ macro_rules! impl_sql_store {
 
                 #[tracing::instrument(skip_all)]
                 async fn migrate(&self) -> Result<(), StoreError> {
+                    let _exclusive = self.migration_lock().await?;
                     $migrations.migrator().await?.run(self.pool()).await?;
                     Ok(())
                 }

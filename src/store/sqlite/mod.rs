@@ -43,6 +43,8 @@ mod sql {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `<database file>.migrate-lock`; none for an in-memory database.
+    migration_lock: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -62,11 +64,36 @@ impl SqliteStore {
                     .map_err(|e| StoreError::other(format!("cannot create {}: {e}", parent.display())))?;
             }
         }
+        let file = options.get_filename();
+        let migration_lock = (!file.as_os_str().is_empty() && file != Path::new(":memory:"))
+            .then(|| std::path::PathBuf::from(format!("{}.migrate-lock", file.display())));
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.connect_timeout())
             .connect_lazy_with(options);
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, migration_lock })
+    }
+
+    /// Held while migrating. sqlx takes an advisory lock on Postgres but none on SQLite, so two
+    /// processes starting on a new file at once (the service and a CLI command, two instances)
+    /// applied the same migration twice and one of them failed.
+    pub(super) async fn migration_lock(&self) -> Result<Option<std::fs::File>, StoreError> {
+        let Some(path) = self.migration_lock.clone() else {
+            return Ok(None);
+        };
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await
+        .map_err(StoreError::other)?
+        .map_err(StoreError::other)?;
+        Ok(Some(locked))
     }
 
     pub fn pool(&self) -> &SqlitePool {

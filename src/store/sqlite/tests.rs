@@ -303,3 +303,15 @@ async fn every_write_stores_every_time_in_the_one_form() {
         assert_eq!(written, in_form, "{table}.{column}");
     }
 }
+
+/// Two processes starting on a new database file at once (the service and a CLI command) each
+/// migrate it; without a lock both applied the first migrations and one failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_of_a_new_file_both_succeed() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (open(&dir), open(&dir));
+        let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+        assert!(ra.is_ok() && rb.is_ok(), "{ra:?} {rb:?}");
+    }
+}
