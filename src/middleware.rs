@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::ResponseError;
+use actix_web::{HttpResponse, ResponseError};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
@@ -34,14 +35,14 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// An error actix answered itself (an extractor's payload error, say) in plain text. Our own
 /// answers carry their code (the HTML pages of `/ui` too) and are left as they are.
-fn needs_json_error(res: &ServiceResponse<BoxBody>) -> bool {
+fn needs_json_error(res: &HttpResponse<BoxBody>) -> bool {
     let status = res.status();
     let is_json = res
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let ours = res.response().extensions().get::<ErrorCode>().is_some();
+    let ours = res.extensions().get::<ErrorCode>().is_some();
     (status.is_client_error() || status.is_server_error()) && !is_json && !ours
 }
 
@@ -132,11 +133,29 @@ fn log_request(
     }
 }
 
-/// The original request is gone once the inner service has it (and actix forbids holding a clone
-/// while routing), so an error response built here rides on a stand-in request; the dispatcher only
-/// sends the response part.
-fn detached_request() -> actix_web::HttpRequest {
-    actix_web::test::TestRequest::default().to_http_request()
+/// An answer for an inner service's error or a panic. The request is gone by then (the inner
+/// service took it, and actix forbids holding a clone while routing), so the answer travels as an
+/// error that carries its finished response, which the dispatcher sends as it is.
+fn answer_without_request(mut response: HttpResponse<BoxBody>, id: &str) -> HttpResponse<BoxBody> {
+    if needs_json_error(&response) {
+        let status = response.status();
+        let code = if status.is_server_error() {
+            "internal_error"
+        } else {
+            "bad_request"
+        };
+        response = ApiError::new(status, code, "the request could not be handled").error_response();
+    }
+    set_request_id(&mut response, id);
+    response
+}
+
+fn set_request_id(response: &mut HttpResponse<BoxBody>, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
 }
 
 pub async fn request_context(
@@ -156,29 +175,29 @@ pub async fn request_context(
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
         .catch_unwind()
         .await;
-    let mut response = match outcome {
-        Ok(Ok(res)) => res.map_into_boxed_body(),
-        Ok(Err(err)) => ServiceResponse::new(detached_request(), err.error_response()),
-        Err(_) => {
-            let _guard = span.enter();
-            let res = ApiError::internal("handler panicked").error_response();
-            ServiceResponse::new(detached_request(), res)
+    let answer = match outcome {
+        Ok(Ok(res)) => {
+            let mut res = res.map_into_boxed_body();
+            if needs_json_error(res.response()) {
+                res = to_json_error(res, body_limit);
+            }
+            set_request_id(res.response_mut(), &id);
+            Ok(res)
         }
+        Ok(Err(err)) => Err(answer_without_request(err.error_response(), &id)),
+        Err(_) => Err(answer_without_request(
+            ApiError::internal("handler panicked").error_response(),
+            &id,
+        )),
     };
-    if needs_json_error(&response) {
-        response = to_json_error(response, body_limit);
-    }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
+    let response = match &answer {
+        Ok(res) => res.response(),
+        Err(res) => res,
+    };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let extensions = response.response().extensions();
-    let code = extensions.get::<ErrorCode>().map(|c| c.0);
-    let cause = extensions.get::<ErrorCause>().cloned();
-    drop(extensions);
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    let cause = response.extensions().get::<ErrorCause>().cloned();
     span.in_scope(|| log_request(&route, status, code, cause.as_ref(), elapsed.as_micros() as u64));
     if let Some(metrics) = metrics {
         let status = status.to_string();
@@ -189,7 +208,7 @@ pub async fn request_context(
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
     }
-    Ok(response)
+    answer.map_err(|response| InternalError::from_response("answered", response).into())
 }
 
 #[cfg(test)]
@@ -308,5 +327,67 @@ mod tests {
         assert_eq!(line["level"], "ERROR", "{out}");
         assert_eq!(line["cause"], "reading the ledger: disk on fire", "{out}");
         assert_eq!(line["span"]["request_id"], id.as_str(), "{out}");
+    }
+
+    /// A panic and an inner service's error are answered in the standard JSON, with the request
+    /// id, and logged on the request's line — though the request itself is gone by then.
+    #[actix_web::test]
+    async fn panics_and_inner_errors_get_json_and_a_request_id() {
+        async fn refuse(
+            _req: super::ServiceRequest,
+            _next: super::Next<impl super::MessageBody + 'static>,
+        ) -> Result<super::ServiceResponse<super::BoxBody>, actix_web::Error> {
+            Err(actix_web::error::ErrorForbidden("not from here"))
+        }
+        let buffer = Buffer::default();
+        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            LogFormat::Json,
+            buffer.clone(),
+        ));
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .service(
+                    web::scope("/inner")
+                        .wrap(from_fn(refuse))
+                        .route("", web::get().to(HttpResponse::Ok)),
+                )
+                .route(
+                    "/v1/panic",
+                    web::get().to(|| async {
+                        if true {
+                            panic!("a bug");
+                        }
+                        HttpResponse::Ok().finish()
+                    }),
+                ),
+        )
+        .await;
+        for (uri, status, code) in [
+            ("/v1/panic", 500, "internal_error"),
+            ("/inner", 403, "bad_request"),
+        ] {
+            // What the dispatcher sends for an error the service returns: its response.
+            let res = match test::try_call_service(&app, test::TestRequest::get().uri(uri).to_request()).await
+            {
+                Ok(res) => res.into_parts().1,
+                Err(err) => err.error_response(),
+            };
+            assert_eq!(res.status(), status, "{uri}");
+            assert!(res.headers().contains_key(super::REQUEST_ID_HEADER), "{uri}");
+            let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["error"]["code"], code, "{uri}: {body}");
+        }
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["fields"]["message"] == "answered" || l["message"] == "answered")
+            .collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(lines[0]["cause"], "handler panicked", "{out}");
+        assert_eq!(lines[0]["level"], "ERROR", "{out}");
     }
 }
