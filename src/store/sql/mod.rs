@@ -72,6 +72,11 @@ impl From<DateTime<Utc>> for SqlTime {
 }
 
 /// An optional time, as [`SqlTime`].
+/// A batch of ids as one bound value, the JSON array the dialect's `id_rows` turns into rows.
+pub fn id_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::Value::from_iter(ids).to_string()
+}
+
 pub fn opt(at: Option<DateTime<Utc>>) -> Option<SqlTime> {
     at.map(SqlTime)
 }

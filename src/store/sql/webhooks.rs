@@ -25,7 +25,7 @@ macro_rules! impl_webhook_store {
         use sqlx::Row;
 
         use crate::store::sql::webhooks::{ENDPOINT_COLUMNS, LEASE_DUE};
-        use crate::store::sql::{opt, SqlTime};
+        use crate::store::sql::{id_list, opt, SqlTime};
         use crate::store::webhooks::{
             split_list, AttemptResult, Backlog, DueDelivery, EventSummary, WebhookAttempt, WebhookEndpoint,
             WebhookStore,
@@ -152,10 +152,10 @@ macro_rules! impl_webhook_store {
             /// One statement per subscribed endpoint and one to take the events off the queue,
             /// however many events: under load the queue is fed by every completed upload.
             async fn fan_out(&self, events: &[(String, Vec<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
-                let mut per_endpoint: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+                let mut per_endpoint: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
                 for (event_id, endpoint_ids) in events {
                     for endpoint_id in endpoint_ids {
-                        per_endpoint.entry(endpoint_id).or_default().push(event_id.clone());
+                        per_endpoint.entry(endpoint_id).or_default().push(event_id);
                     }
                 }
                 let mut tx = self.pool().begin().await?;
@@ -169,13 +169,12 @@ macro_rules! impl_webhook_store {
                     ))
                     .bind(endpoint_id)
                     .bind(SqlTime(now))
-                    .bind(serde_json::Value::from(event_ids).to_string())
+                    .bind(id_list(event_ids))
                     .execute(&mut *tx)
                     .await?;
                 }
-                let taken: Vec<String> = events.iter().map(|(id, _)| id.clone()).collect();
                 sqlx::query(&format!("DELETE FROM webhook_fanout WHERE event_id IN ({})", $dialect.id_rows("$1")))
-                    .bind(serde_json::Value::from(taken).to_string())
+                    .bind(id_list(events.iter().map(|(id, _)| id.as_str())))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -355,31 +354,28 @@ macro_rules! impl_webhook_store {
                 rows.iter().map(to_summary).collect()
             }
 
+            /// One statement for the whole selection (ids are distinct: they are the events' keys).
             async fn replay(
                 &self,
                 endpoint_id: &str,
                 event_ids: &[String],
                 now: DateTime<Utc>,
             ) -> Result<u64, StoreError> {
-                let mut tx = self.pool().begin().await?;
-                let mut replayed = 0;
-                for event_id in event_ids {
-                    replayed += sqlx::query(
-                        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
-                         VALUES ($1, $2, 'pending', $3, $3)
-                         ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0,
-                             next_attempt_at = excluded.next_attempt_at, lease_until = NULL, lease_owner = NULL,
-                             updated_at = excluded.updated_at",
-                    )
-                    .bind(event_id)
-                    .bind(endpoint_id)
-                    .bind(SqlTime(now))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-                tx.commit().await?;
-                Ok(replayed)
+                let done = sqlx::query(&format!(
+                    "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, updated_at)
+                     SELECT ids.id, $1, 'pending', $2, $2 FROM ({}) AS ids
+                     WHERE true -- SQLite needs a WHERE before an upsert's ON CONFLICT
+                     ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', attempts = 0,
+                         next_attempt_at = excluded.next_attempt_at, lease_until = NULL, lease_owner = NULL,
+                         updated_at = excluded.updated_at",
+                    $dialect.id_rows("$3")
+                ))
+                .bind(endpoint_id)
+                .bind(SqlTime(now))
+                .bind(id_list(event_ids.iter().map(String::as_str)))
+                .execute(self.pool())
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn backlog(&self) -> Result<Vec<Backlog>, StoreError> {
