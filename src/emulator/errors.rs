@@ -30,6 +30,14 @@ impl OssError {
         Self::new(StatusCode::BAD_REQUEST, "InvalidArgument", message)
     }
 
+    pub fn invalid_object_name() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidObjectName",
+            "The specified object is not valid.",
+        )
+    }
+
     pub fn no_such_key() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

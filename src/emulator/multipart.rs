@@ -101,11 +101,7 @@ pub(crate) async fn initiate(
     verified: &VerifiedRequest,
 ) -> Result<HttpResponse, OssError> {
     if !is_valid_key(&verified.key) {
-        return Err(OssError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidObjectName",
-            "The specified object is not valid.",
-        ));
+        return Err(OssError::invalid_object_name());
     }
     let object = object_ops::new_object(req, verified);
     if object.forbid_overwrite

@@ -71,11 +71,7 @@ pub(crate) async fn put(
     verified: &VerifiedRequest,
 ) -> Result<HttpResponse, OssError> {
     if !is_valid_key(&verified.key) {
-        return Err(OssError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidObjectName",
-            "The specified object is not valid.",
-        ));
+        return Err(OssError::invalid_object_name());
     }
     let query = signing::parse_query(req.uri().query());
     let (callback, vars) = parse_callback(

@@ -114,11 +114,7 @@ pub(crate) async fn handle(
         .ok_or_else(|| OssError::invalid_argument("The form has no key field."))?
         .replace("${filename}", &filename);
     if !is_valid_key(&key) {
-        return Err(OssError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidObjectName",
-            "The specified object is not valid.",
-        ));
+        return Err(OssError::invalid_object_name());
     }
     // STS credentials: the form's token must be valid and its policy must allow this key.
     let signer = field(&fields, "OSSAccessKeyId")
