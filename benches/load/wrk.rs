@@ -81,13 +81,13 @@ const THREADS: usize = 2;
 
 /// Makes sure `wrk` is on the PATH, installing Debian's package if it is not.
 pub fn ensure_installed() -> anyhow::Result<()> {
-    let found = |_: ()| {
+    let found = || {
         std::process::Command::new("wrk")
             .arg("--version")
             .output()
             .is_ok()
     };
-    if found(()) {
+    if found() {
         return Ok(());
     }
     eprintln!("  (wrk not found: apt-get install -y wrk)");
@@ -96,7 +96,7 @@ pub fn ensure_installed() -> anyhow::Result<()> {
         .stdout(Stdio::null())
         .status()?;
     anyhow::ensure!(
-        status.success() && found(()),
+        status.success() && found(),
         "wrk is not installed and apt-get could not install it; install wrk (or oha) and retry"
     );
     Ok(())
