@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
@@ -47,23 +47,28 @@ fn needs_json_error(res: &HttpResponse<BoxBody>) -> bool {
 }
 
 /// Rewrites such an error into the standard shape, with a code derived from the status.
-fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -> ServiceResponse<BoxBody> {
+/// `request` is the request when it is still at hand (it names the method and path of a `405`,
+/// and a route's own body limit); `error` is the text of the error actix answered.
+fn json_error(
+    res: &HttpResponse<BoxBody>,
+    request: Option<&HttpRequest>,
+    error: Option<String>,
+    body_limit: Option<BodyLimit>,
+) -> HttpResponse<BoxBody> {
     use actix_web::http::StatusCode;
     let status = res.status();
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
             "method_not_allowed",
-            format!(
-                "{} is not allowed on {}",
-                res.request().method(),
-                res.request().path()
-            ),
+            match request {
+                Some(req) => format!("{} is not allowed on {}", req.method(), req.path()),
+                None => "this method is not allowed here".to_string(),
+            },
         ),
         StatusCode::PAYLOAD_TOO_LARGE => {
             // A route's own limit (the callback's) sits above the app's in the request's data.
-            let limit = res
-                .request()
-                .app_data::<BodyLimit>()
+            let limit = request
+                .and_then(|req| req.app_data::<BodyLimit>())
                 .or(body_limit.as_ref())
                 .map(|l| l.0);
             let message = match limit {
@@ -81,26 +86,24 @@ fn to_json_error(res: ServiceResponse<BoxBody>, body_limit: Option<BodyLimit>) -
         ),
         _ => (
             "bad_request",
-            res.response()
-                .error()
-                .map(|e| crate::input_errors::plain(&e.to_string()))
+            error
+                .map(|e| crate::input_errors::plain(&e))
                 .unwrap_or_else(|| "the request is invalid".to_string()),
         ),
     };
-    let allow = res.headers().get(actix_web::http::header::ALLOW).cloned();
-    let (req, _) = res.into_parts();
     let mut response = ApiError::new(status, code, message).error_response();
-    if let Some(allow) = allow {
+    if let Some(allow) = res.headers().get(actix_web::http::header::ALLOW) {
         response
             .headers_mut()
-            .insert(actix_web::http::header::ALLOW, allow);
+            .insert(actix_web::http::header::ALLOW, allow.clone());
     }
-    ServiceResponse::new(req, response)
+    response
 }
 
 /// The access log: one line per request (in the request's span: id, method, path), with the error
 /// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
 /// load balancers, so they log at debug.
+///
 /// A cause (an internal error, an unreachable database) is written here, once, with the request id
 /// of the span; a 500 with a cause is an error, other 5xx warnings.
 fn log_request(
@@ -136,15 +139,14 @@ fn log_request(
 /// An answer for an inner service's error or a panic. The request is gone by then (the inner
 /// service took it, and actix forbids holding a clone while routing), so the answer travels as an
 /// error that carries its finished response, which the dispatcher sends as it is.
-fn answer_without_request(mut response: HttpResponse<BoxBody>, id: &str) -> HttpResponse<BoxBody> {
+fn answer_without_request(
+    err: &actix_web::Error,
+    id: &str,
+    body_limit: Option<BodyLimit>,
+) -> HttpResponse<BoxBody> {
+    let mut response = err.error_response();
     if needs_json_error(&response) {
-        let status = response.status();
-        let code = if status.is_server_error() {
-            "internal_error"
-        } else {
-            "bad_request"
-        };
-        response = ApiError::new(status, code, "the request could not be handled").error_response();
+        response = json_error(&response, None, Some(err.to_string()), body_limit);
     }
     set_request_id(&mut response, id);
     response
@@ -179,15 +181,18 @@ pub async fn request_context(
         Ok(Ok(res)) => {
             let mut res = res.map_into_boxed_body();
             if needs_json_error(res.response()) {
-                res = to_json_error(res, body_limit);
+                let error = res.response().error().map(|e| e.to_string());
+                let json = json_error(res.response(), Some(res.request()), error, body_limit);
+                res = res.into_response(json);
             }
             set_request_id(res.response_mut(), &id);
             Ok(res)
         }
-        Ok(Err(err)) => Err(answer_without_request(err.error_response(), &id)),
+        Ok(Err(err)) => Err(answer_without_request(&err, &id, body_limit)),
         Err(_) => Err(answer_without_request(
-            ApiError::internal("handler panicked").error_response(),
+            &ApiError::internal("handler panicked").into(),
             &id,
+            body_limit,
         )),
     };
     let response = match &answer {
