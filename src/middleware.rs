@@ -113,16 +113,18 @@ fn log_request(
     cause: Option<&ErrorCause>,
     duration_us: u64,
 ) {
+    // An absent code or cause (`None`) writes no field.
+    let cause = cause.map(ErrorCause::chain);
     macro_rules! answered {
         ($level:expr) => {
-            match (code, cause.map(ErrorCause::chain)) {
-                (Some(code), Some(cause)) => {
-                    tracing::event!($level, status, code, cause, duration_us, "answered")
-                }
-                (Some(code), None) => tracing::event!($level, status, code, duration_us, "answered"),
-                (None, Some(cause)) => tracing::event!($level, status, cause, duration_us, "answered"),
-                (None, None) => tracing::event!($level, status, duration_us, "answered"),
-            }
+            tracing::event!(
+                $level,
+                status,
+                code,
+                cause = cause.as_deref(),
+                duration_us,
+                "answered"
+            )
         };
     }
     if matches!(route, "/healthz" | "/readyz") {
@@ -266,6 +268,7 @@ mod tests {
             App::new()
                 .wrap(from_fn(request_context))
                 .route("/healthz", web::get().to(HttpResponse::Ok))
+                .route("/v1/ok", web::get().to(HttpResponse::Ok))
                 .route(
                     "/v1/x",
                     web::get().to(|| async {
@@ -277,12 +280,18 @@ mod tests {
                 ),
         )
         .await;
-        for uri in ["/healthz", "/v1/x?access_token=s3cret"] {
+        for uri in ["/healthz", "/v1/x?access_token=s3cret", "/v1/ok"] {
             test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
         }
         let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), 1, "{out}");
+        assert_eq!(lines.len(), 2, "{out}");
+        // A success names neither a code nor a cause.
+        assert_eq!(lines[1]["status"], 200, "{out}");
+        assert!(
+            lines[1].get("code").is_none() && lines[1].get("cause").is_none(),
+            "{out}"
+        );
         let line = &lines[0];
         assert_eq!(
             (line["status"].as_u64(), line["code"].as_str()),
