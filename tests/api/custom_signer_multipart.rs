@@ -13,7 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use upload_signer::store::UploadStatus;
 
-use crate::helpers::{error_code, spawn_app_with, test_settings, StoreKind, TestApp};
+use crate::helpers::{
+    error_code, spawn_app_with, test_settings, with_sub_resources, xml_element, StoreKind, TestApp,
+};
 
 const BUCKET: &str = "demo-bucket";
 /// The smallest part OSS takes: keeps the test's files small.
@@ -135,25 +137,14 @@ impl App<'_> {
         let status = resp.status();
         let signed: Value = resp.json().await.unwrap();
         assert_eq!(status, 200, "{} {:?}: {signed}", call.method, call.params);
-        let query: Vec<String> = call
-            .params
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        let mut url = format!(
-            "http://127.0.0.1:{}/{BUCKET}/{}",
-            self.app.emulator_port.unwrap(),
-            call.key
+        let url = with_sub_resources(
+            format!(
+                "http://127.0.0.1:{}/{BUCKET}/{}",
+                self.app.emulator_port.unwrap(),
+                call.key
+            ),
+            call.params,
         );
-        if !query.is_empty() {
-            url = format!("{url}?{}", query.join("&"));
-        }
         let mut req = reqwest::Client::new()
             .request(call.method.parse().unwrap(), url)
             .header("Date", date)
@@ -175,13 +166,6 @@ fn initiate(key: &str) -> Call<'_> {
         params: &[("uploads", "")],
         headers: &[("Content-Type", "video/mp4"), OVERWRITE],
     }
-}
-
-fn element<'a>(doc: &'a str, name: &str) -> &'a str {
-    doc.split(&format!("<{name}>"))
-        .nth(1)
-        .and_then(|rest| rest.split(&format!("</{name}>")).next())
-        .unwrap_or_else(|| panic!("no {name} in {doc}"))
 }
 
 #[test]
@@ -274,7 +258,7 @@ async fn custom_signer_signs_a_whole_resumable_upload(kind: StoreKind) {
     let resp = alice.send(&initiate(&key), vec![]).await;
     assert_eq!(resp.status(), 200);
     let doc = resp.text().await.unwrap();
-    let upload_id = element(&doc, "UploadId").to_owned();
+    let upload_id = xml_element(&doc, "UploadId").to_owned();
 
     let mut etags = Vec::new();
     for (n, part) in ["1", "2", "3"].into_iter().zip(&parts) {
@@ -301,7 +285,7 @@ async fn custom_signer_signs_a_whole_resumable_upload(kind: StoreKind) {
 
     // A second upload of the same key is initiated and aborted.
     let doc = alice.send(&initiate(&key), vec![]).await.text().await.unwrap();
-    let spare = element(&doc, "UploadId").to_owned();
+    let spare = xml_element(&doc, "UploadId").to_owned();
     let abort = Call {
         method: "DELETE",
         key: &key,

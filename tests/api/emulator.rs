@@ -14,7 +14,7 @@ use md5::{Digest, Md5};
 use serde_json::{json, Value};
 use upload_signer::signing::{self, callback, CallbackParam, PostPolicy};
 
-use crate::helpers::{spawn_app_with, StoreKind, TestApp, DEV_OSS_KEY_ID, DEV_OSS_SECRET};
+use crate::helpers::{spawn_app_with, xml_element, StoreKind, TestApp, DEV_OSS_KEY_ID, DEV_OSS_SECRET};
 
 /// One callback as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -219,12 +219,7 @@ async fn oss_error(resp: reqwest::Response) -> (u16, String) {
     for element in ["<Message>", "<RequestId>", "<HostId>"] {
         assert!(body.contains(element), "{body}");
     }
-    let code = body
-        .split("<Code>")
-        .nth(1)
-        .and_then(|rest| rest.split("</Code>").next())
-        .unwrap_or_else(|| panic!("no Code in {body}"))
-        .to_owned();
+    let code = xml_element(&body, "Code").to_owned();
     (status, code)
 }
 

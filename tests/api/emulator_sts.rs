@@ -10,7 +10,9 @@ use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use upload_signer::signing::{self, PresignV1, PresignV4};
 
-use crate::helpers::{spawn_app_with, StoreKind, TestApp, DEV_OSS_KEY_ID, DEV_OSS_SECRET};
+use crate::helpers::{
+    spawn_app_with, with_sub_resources, xml_element, StoreKind, TestApp, DEV_OSS_KEY_ID, DEV_OSS_SECRET,
+};
 
 const BUCKET: &str = "demo-bucket";
 const REGION: &str = "cn-hangzhou";
@@ -79,20 +81,7 @@ impl Oss {
             at: Utc::now(),
         })
         .unwrap();
-        let q: Vec<String> = query
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        let mut url = format!("{}/{BUCKET}/{key}", self.endpoint);
-        if !q.is_empty() {
-            url = format!("{url}?{}", q.join("&"));
-        }
+        let url = with_sub_resources(format!("{}/{BUCKET}/{key}", self.endpoint), query);
         let mut req = reqwest::Client::new()
             .request(method.parse().unwrap(), url)
             .body(body);
@@ -123,13 +112,6 @@ async fn oss_code(resp: reqwest::Response) -> (u16, String) {
         .unwrap_or("")
         .to_owned();
     (status, code)
-}
-
-fn element<'a>(doc: &'a str, name: &str) -> &'a str {
-    doc.split(&format!("<{name}>"))
-        .nth(1)
-        .and_then(|rest| rest.split(&format!("</{name}>")).next())
-        .unwrap_or_else(|| panic!("no {name} in {doc}"))
 }
 
 /// A V4 PostObject form signed with STS credentials, the token in its field and its policy.
@@ -328,8 +310,8 @@ async fn multipart_upload_with_sts_records_the_upload(kind: StoreKind) {
         .await;
     assert_eq!(init.status(), 200);
     let doc = init.text().await.unwrap();
-    let upload_id = element(&doc, "UploadId").to_owned();
-    assert_eq!(element(&doc, "Key"), key);
+    let upload_id = xml_element(&doc, "UploadId").to_owned();
+    assert_eq!(xml_element(&doc, "Key"), key);
     // The per-upload credentials cover that one key only.
     let elsewhere = format!("{key}.other");
     let other = oss
@@ -363,7 +345,7 @@ async fn multipart_upload_with_sts_records_the_upload(kind: StoreKind) {
     assert_eq!(doc.matches("<Part>").count(), 2, "{doc}");
     assert!(doc.contains(&format!("<Size>{}</Size>", first.len())), "{doc}");
     // oss2 parses exactly `YYYY-MM-DDTHH:MM:SS.000Z`.
-    let modified = element(&doc, "LastModified");
+    let modified = xml_element(&doc, "LastModified");
     assert!(modified.len() == 24 && modified.ends_with(".000Z"), "{modified}");
 
     let xml = format!(
@@ -430,7 +412,7 @@ async fn multipart_uploads_are_listed_aborted_and_checked() {
             .text()
             .await
             .unwrap();
-        ids.push(element(&doc, "UploadId").to_owned());
+        ids.push(xml_element(&doc, "UploadId").to_owned());
     }
     let list = owner
         .send("GET", "", &[("uploads", ""), ("prefix", "a/")], &[], vec![])
@@ -531,7 +513,7 @@ async fn a_multipart_upload_without_callback_is_recorded_on_confirmation() {
         .text()
         .await
         .unwrap();
-    let upload_id = element(&doc, "UploadId").to_owned();
+    let upload_id = xml_element(&doc, "UploadId").to_owned();
     for (n, part) in ["1", "2", "3"].iter().zip(&parts) {
         let resp = oss
             .send(
@@ -555,7 +537,7 @@ async fn a_multipart_upload_without_callback_is_recorded_on_confirmation() {
         .await;
     assert_eq!(done.status(), 200);
     let doc = done.text().await.unwrap();
-    assert!(element(&doc, "ETag").ends_with("-3&quot;"), "{doc}");
+    assert!(xml_element(&doc, "ETag").ends_with("-3&quot;"), "{doc}");
 
     let upload_id = c["upload_id"].as_str().unwrap();
     let confirm = app

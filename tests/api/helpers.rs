@@ -349,3 +349,30 @@ pub fn completed_upload(upload_id: &str) -> upload_signer::store::CompletedUploa
         rejected: None,
     }
 }
+
+/// `base` with OSS sub-resources as its query: `uploads`, `partNumber=1&uploadId=...` (a
+/// parameter without a value is written bare, as the SDKs send it).
+pub fn with_sub_resources(base: String, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return base;
+    }
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.to_string()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// The text of the first `<name>` element of an OSS XML answer.
+pub fn xml_element<'a>(doc: &'a str, name: &str) -> &'a str {
+    doc.split(&format!("<{name}>"))
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("</{name}>")).next())
+        .unwrap_or_else(|| panic!("no {name} in {doc}"))
+}
