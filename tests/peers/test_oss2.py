@@ -16,14 +16,13 @@ import hashlib
 import hmac
 import json
 import os
-import sys
 import time
-import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import oss2
 import requests
+from peer_checks import Checks
 
 API = os.environ["PEERS_API"].rstrip("/")
 ENDPOINT = os.environ["PEERS_OSS_ENDPOINT"].rstrip("/")
@@ -31,23 +30,8 @@ AK = os.environ.get("PEERS_AK", "LTAI-local-development")
 SK = os.environ.get("PEERS_SK", "dev-only-oss-access-key-secret")
 REGION = "cn-hangzhou"
 
-RESULTS = {"passed": 0, "failed": 0}
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            RESULTS["failed"] += 1
-            print(f"FAIL oss2: {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(limit=3, file=sys.stdout)
-        else:
-            RESULTS["passed"] += 1
-            print(f"PASS oss2: {name}")
-        return fn
-
-    return wrap
+CHECKS = Checks("oss2")
+check = CHECKS.check
 
 
 def png(extra=b""):
@@ -411,7 +395,6 @@ def _():
         assert "expired" in e.message.lower(), e.message
 
 
-
 @check("tampered PostObject signature (V4 and V1 forms): 403 SignatureDoesNotMatch")
 def _():
     data = png()
@@ -579,5 +562,4 @@ def _():
     expect_oss_error(lambda: sts_bucket(forged, "demo-bucket").put_object(creds["prefix"] + "x.png", png()), 403, "InvalidAccessKeyId")
 
 
-print(f"RESULT passed={RESULTS['passed']} failed={RESULTS['failed']}")
-sys.exit(1 if RESULTS["failed"] else 0)
+CHECKS.finish()

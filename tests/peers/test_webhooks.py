@@ -11,38 +11,22 @@ emulator. Prints `PASS name` / `FAIL name: why` per check and a last line `RESUL
 
 import json
 import os
-import sys
 import threading
 import time
-import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from peer_checks import Checks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 API = os.environ["PEERS_API"].rstrip("/")
 ADMIN = {"Authorization": "Bearer " + os.environ["PEERS_ADMIN_KEY"]}
-RESULTS = {"passed": 0, "failed": 0}
+CHECKS = Checks("webhooks")
+check = CHECKS.check
 SECRETS = {"current": [], "old": None}
 RECEIVED = []  # (headers, body, verified payload or the verification error)
 LOCK = threading.Lock()
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            RESULTS["failed"] += 1
-            print(f"FAIL webhooks: {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(limit=3, file=sys.stdout)
-        else:
-            RESULTS["passed"] += 1
-            print(f"PASS webhooks: {name}")
-        return fn
-
-    return wrap
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -186,5 +170,4 @@ def _():
 
 
 server.shutdown()
-print(f"RESULT passed={RESULTS['passed']} failed={RESULTS['failed']}")
-sys.exit(1 if RESULTS["failed"] else 0)
+CHECKS.finish()
