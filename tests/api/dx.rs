@@ -3,9 +3,11 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use upload_signer::store::{CompletedUpload, UploadSource};
+use upload_signer::store::CompletedUpload;
 
-use crate::helpers::{config_dir, spawn_app, spawn_app_with, test_settings, StoreKind, TestApp};
+use crate::helpers::{
+    completed_upload, config_dir, spawn_app, spawn_app_with, test_settings, StoreKind, TestApp,
+};
 use crate::on_both_stores;
 
 on_both_stores!(records_carry_and_filter_by_username);
@@ -182,25 +184,15 @@ async fn records_carry_and_filter_by_username(kind: StoreKind) {
     let now = Utc::now();
     for (id, user) in [("u1", alice.as_str()), ("u2", "external-sub")] {
         let upload = CompletedUpload {
-            upload_id: id.into(),
             user_id: user.into(),
-            profile: "avatar".into(),
             bucket: "b".into(),
             key: format!("k/{id}"),
             size: 10,
-            etag: None,
             mime_type: Some("image/png".into()),
-            image_width: None,
-            image_height: None,
-            image_format: None,
-            vars: Default::default(),
-            client_ip: None,
-            oss_request_id: None,
-            source: UploadSource::Callback,
             issued_at: now - Duration::minutes(1),
             expires_at: now + Duration::minutes(10),
             completed_at: now,
-            rejected: None,
+            ..completed_upload(id)
         };
         app.store().record_completed(&upload).await.unwrap();
     }

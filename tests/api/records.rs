@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
-use upload_signer::store::{CompletedUpload, DynStore, UploadSource};
+use upload_signer::store::{CompletedUpload, DynStore};
 
-use crate::helpers::{config_dir, error_code, spawn_app, StoreKind, TestApp};
+use crate::helpers::{completed_upload, config_dir, error_code, spawn_app, StoreKind, TestApp};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -98,25 +98,17 @@ const SEEDS: &[Seed] = &[
 /// A completed upload of user `u` under `avatar` in bucket `b`; callers adjust the rest.
 fn completed(id: &str, at: chrono::DateTime<Utc>) -> CompletedUpload {
     CompletedUpload {
-        upload_id: id.into(),
         user_id: "u".into(),
-        profile: "avatar".into(),
         bucket: "b".into(),
         key: format!("k/{id}"),
-        size: 1,
         etag: Some("ETAG".into()),
         mime_type: Some("image/png".into()),
-        image_width: None,
-        image_height: None,
-        image_format: None,
         vars: serde_json::Map::from_iter([("note".to_string(), Value::String(format!("n,{id}")))]),
         client_ip: Some("203.0.113.1".into()),
-        oss_request_id: None,
-        source: UploadSource::Callback,
         issued_at: at - Duration::minutes(5),
         expires_at: at + Duration::minutes(10),
         completed_at: at,
-        rejected: None,
+        ..completed_upload(id)
     }
 }
 

@@ -2,34 +2,24 @@
 
 use chrono::{Duration, Utc};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
-use upload_signer::store::{CompletedUpload, PendingUpload, UploadSource};
+use upload_signer::store::{CompletedUpload, PendingUpload};
 
-use crate::helpers::{spawn_app, StoreKind, TestApp};
+use crate::helpers::{completed_upload, spawn_app, StoreKind, TestApp};
 use crate::on_both_stores;
 
 on_both_stores!(the_page_shows_uploads_per_day_pending_rejected_and_the_spool);
 
 fn completed(id: &str, size: i64, at: chrono::DateTime<Utc>) -> CompletedUpload {
     CompletedUpload {
-        upload_id: id.into(),
         user_id: "user-1".into(),
-        profile: "avatar".into(),
         bucket: "b".into(),
         key: format!("avatars/{id}.png"),
         size,
-        etag: None,
         mime_type: Some("image/png".into()),
-        image_width: None,
-        image_height: None,
-        image_format: None,
-        vars: Default::default(),
-        client_ip: None,
-        oss_request_id: None,
-        source: UploadSource::Callback,
         issued_at: at - Duration::minutes(1),
         expires_at: at + Duration::minutes(30),
         completed_at: at,
-        rejected: None,
+        ..completed_upload(id)
     }
 }
 
