@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use upload_signer::store::{UploadSource, UploadStatus};
 
-use crate::helpers::{error_code, spawn_app_with, StoreKind, TestApp};
+use crate::helpers::{error_code, spawn_app_with, spawn_instance_beside, StoreKind, TestApp};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -139,16 +139,12 @@ async fn an_app_confirms_an_upload_whose_callback_failed(kind: StoreKind) {
 
 async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
     let data = tempfile::tempdir().unwrap();
-    // Every credential counts as expired at once, and a pass runs every second.
+    // Uploads happen on an instance without a reconciler: with the negative grace below, a pass
+    // between issuing and uploading would rightly call the upload abandoned (seen on a loaded CI).
     let app = app(
         kind,
         &data,
-        &[
-            DEAD_CALLBACK,
-            ("APP__RECONCILE__GRACE_SECS", "-86400"),
-            ("APP__RECONCILE__INTERVAL_SECS", "1"),
-            ("APP__RECONCILE__DELETE_REJECTED", "true"),
-        ],
+        &[DEAD_CALLBACK, ("APP__RECONCILE__ENABLED", "false")],
     )
     .await;
     let small = b"\x89PNG\r\n\x1a\n small".to_vec();
@@ -163,6 +159,23 @@ async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
             .status(),
         203
     );
+
+    // A second instance on the same database and bucket, where every credential counts as
+    // expired at once and a pass runs every second.
+    let dir = data.path().display().to_string();
+    let _reconciler = spawn_instance_beside(
+        &app,
+        &[
+            ("APP__EMULATOR__ENABLED", "true"),
+            ("APP__EMULATOR__PORT", "0"),
+            ("APP__EMULATOR__DATA_DIR", dir.as_str()),
+            DEAD_CALLBACK,
+            ("APP__RECONCILE__GRACE_SECS", "-86400"),
+            ("APP__RECONCILE__INTERVAL_SECS", "1"),
+            ("APP__RECONCILE__DELETE_REJECTED", "true"),
+        ],
+    )
+    .await;
 
     let id = |c: &Value| c["upload_id"].as_str().unwrap().to_string();
     eventually(&app, &id(&uploaded), UploadStatus::Completed).await;
