@@ -14,6 +14,7 @@ pub mod limits;
 pub mod listener;
 pub mod middleware;
 pub mod ops;
+pub mod profiles;
 pub mod reconcile;
 pub mod records;
 pub mod routes;

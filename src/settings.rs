@@ -30,7 +30,7 @@ pub use auth::{
 pub use dev_defaults::DevDefault;
 pub use oss::{
     CallbackSettings, IssuanceSettings, OssSettings, ProfileSettings, QuotaSettings, ReconcileSettings,
-    SignatureVersionSetting, UploadTokenSettings, DEV_ACCESS_KEY_ID,
+    UploadTokenSettings, DEV_ACCESS_KEY_ID,
 };
 pub use secret::{ResolvedSecret, SecretSetting};
 pub use sts::StsSettings;

@@ -99,6 +99,7 @@ impl Application {
         let oss = Arc::new(OssClient::from_settings(&settings)?);
         let completion = Arc::new(Completion::new(
             &settings,
+            issuer_data.profiles().clone(),
             health.clone(),
             spool.clone(),
             oss.clone(),
@@ -114,7 +115,6 @@ impl Application {
             keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
             metrics: metrics.clone(),
             token_keys: settings.upload_token_key_ring()?,
-            profiles: settings.profiles.clone(),
             completion,
         });
         crate::webhooks::start(&settings, health.clone(), &metrics, &tasks)?;

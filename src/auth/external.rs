@@ -153,7 +153,7 @@ impl Issuer {
 #[cfg(test)]
 mod tests {
     use super::external_user_id;
-    use crate::credentials::encode_user_id;
+    use crate::profiles::encode_user_id;
 
     #[test]
     fn provider_ids_are_namespaced_and_safe_in_keys() {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::CallbackError;
-use crate::settings::ProfileSettings;
+use crate::profiles::Profiles;
 use crate::signing::{self, upload_callback, TokenKeys};
 use crate::store::{CompletedUpload, UploadSource};
 
@@ -19,7 +19,7 @@ fn storable(value: &str) -> String {
 pub fn bind(
     fields: &BTreeMap<String, String>,
     token_keys: &TokenKeys,
-    profiles: &BTreeMap<String, ProfileSettings>,
+    profiles: &Profiles,
     now: DateTime<Utc>,
 ) -> Result<CompletedUpload, CallbackError> {
     let token = fields

@@ -1,6 +1,5 @@
 //! `POST /v1/oss/callback`: verify, bind, record exactly once (or spool), answer.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -12,13 +11,11 @@ use super::{binding, CallbackError};
 use crate::completion::Completion;
 use crate::error::ApiError;
 use crate::ops::Metrics;
-use crate::settings::ProfileSettings;
 use crate::signing::{upload_callback, CallbackBodyType, TokenKeys};
 
 pub struct CallbackService {
     pub keys: PublicKeys,
     pub token_keys: TokenKeys,
-    pub profiles: BTreeMap<String, ProfileSettings>,
     pub completion: Arc<Completion>,
     pub metrics: web::Data<Metrics>,
 }
@@ -73,7 +70,7 @@ async fn handle(
     let body_type = CallbackBodyType::parse(content_type).ok_or(CallbackError::UnsupportedBodyType)?;
     let fields = upload_callback::parse_body(body_type, body)
         .map_err(|e| CallbackError::MalformedBody(e.to_string()))?;
-    let upload = binding::bind(&fields, &svc.token_keys, &svc.profiles, Utc::now())?;
+    let upload = binding::bind(&fields, &svc.token_keys, svc.completion.profiles(), Utc::now())?;
 
     let completed = svc.completion.record(upload).await.map_err(|e| {
         tracing::error!(error = %e, "cannot record a verified callback");

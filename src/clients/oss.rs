@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::settings::{ProfileSettings, Settings, SettingsError};
+use crate::profiles::Profile;
+use crate::settings::{Settings, SettingsError};
 use crate::signing::{self, HeaderSignV4};
 
 /// What HeadObject says about a stored object.
@@ -27,8 +28,6 @@ pub enum OssError {
     Refused { status: u16, code: String },
     #[error("cannot sign the request: {0}")]
     Signing(#[source] crate::signing::SigningError),
-    #[error("the profile's endpoint has no host")]
-    NoHost,
 }
 
 pub struct OssClient {
@@ -57,10 +56,10 @@ impl OssClient {
     fn signed(
         &self,
         method: reqwest::Method,
-        profile: &ProfileSettings,
+        profile: &Profile,
         key: &str,
     ) -> Result<reqwest::RequestBuilder, OssError> {
-        let url = profile.object_url(key).ok_or(OssError::NoHost)?;
+        let url = profile.object_url(key);
         let headers = signing::v4::sign_headers(&HeaderSignV4 {
             access_key_id: &self.access_key_id,
             secret: self.secret.expose_secret(),
@@ -83,7 +82,7 @@ impl OssClient {
     }
 
     /// `None` when the object does not exist.
-    pub async fn head(&self, profile: &ProfileSettings, key: &str) -> Result<Option<ObjectInfo>, OssError> {
+    pub async fn head(&self, profile: &Profile, key: &str) -> Result<Option<ObjectInfo>, OssError> {
         let response = self
             .signed(reqwest::Method::HEAD, profile, key)?
             .send()
@@ -121,7 +120,7 @@ impl OssClient {
     /// Reads no further than `limit` even when a server ignores the range and sends it all.
     pub async fn first_bytes(
         &self,
-        profile: &ProfileSettings,
+        profile: &Profile,
         key: &str,
         limit: u64,
         timeout: Duration,
@@ -154,7 +153,7 @@ impl OssClient {
         }
     }
 
-    pub async fn delete(&self, profile: &ProfileSettings, key: &str) -> Result<(), OssError> {
+    pub async fn delete(&self, profile: &Profile, key: &str) -> Result<(), OssError> {
         let response = self
             .signed(reqwest::Method::DELETE, profile, key)?
             .send()

@@ -1,15 +1,13 @@
 //! The JSON OSS relays to the app (`getServerCallbackReturnBody()`): built from the stored
 //! record, so a repeated callback gets the very same body.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
-use crate::settings::ProfileSettings;
+use crate::profiles::Profiles;
 use crate::store::UploadRecord;
 
-pub fn object_url(profiles: &BTreeMap<String, ProfileSettings>, record: &UploadRecord) -> Option<String> {
-    profiles.get(&record.profile)?.object_url(&record.key)
+pub fn object_url(profiles: &Profiles, record: &UploadRecord) -> Option<String> {
+    Some(profiles.get(&record.profile)?.object_url(&record.key))
 }
 
 pub fn body(record: &UploadRecord, url: Option<String>) -> String {

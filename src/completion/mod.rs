@@ -5,11 +5,11 @@
 pub mod answer;
 pub mod content_check;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clients::OssClient;
-use crate::settings::{ProfileSettings, Settings};
+use crate::profiles::Profiles;
+use crate::settings::Settings;
 use crate::spool::{Spool, SpoolEntry};
 use crate::store::{
     CompletedUpload, DbHealth, Recorded, StoreError, UploadRecord, UploadSource, UploadStatus,
@@ -59,7 +59,7 @@ pub enum CompletionError {
 pub struct Completion {
     health: Arc<DbHealth>,
     spool: Arc<Spool>,
-    profiles: BTreeMap<String, ProfileSettings>,
+    profiles: Profiles,
     /// Reads uploaded objects' first bytes and deletes rejected ones.
     oss: Arc<OssClient>,
     /// Delete objects that break their profile from the bucket.
@@ -73,6 +73,7 @@ const CONTENT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 impl Completion {
     pub fn new(
         settings: &Settings,
+        profiles: Profiles,
         health: Arc<DbHealth>,
         spool: Arc<Spool>,
         oss: Arc<OssClient>,
@@ -81,14 +82,14 @@ impl Completion {
         Completion {
             health,
             spool,
-            profiles: settings.profiles.clone(),
+            profiles,
             oss,
             delete_rejected: settings.reconcile.delete_rejected,
             tasks,
         }
     }
 
-    pub fn profiles(&self) -> &BTreeMap<String, ProfileSettings> {
+    pub fn profiles(&self) -> &Profiles {
         &self.profiles
     }
 

@@ -6,8 +6,9 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::issue::Issuer;
-use super::profile::{Profile, SignatureVersion};
 use crate::auth::AuthUser;
+use crate::profiles::Profile;
+use crate::signing::SignatureVersion;
 
 #[derive(Serialize)]
 struct Catalogue<'a> {
@@ -37,12 +38,12 @@ impl<'a> From<&'a Profile> for ProfileView<'a> {
     fn from(p: &'a Profile) -> Self {
         ProfileView {
             name: &p.name,
-            content_types: p.content_types(),
+            content_types: &p.content_types,
             max_size_bytes: p.max_size_bytes,
             signature_version: p.signature_version,
             vars: &p.vars,
             expires_secs: p.expires.num_seconds(),
-            sts: p.sts(),
+            sts: p.sts,
             multipart: p.part_size.is_some(),
             part_size_bytes: p.part_size,
         }

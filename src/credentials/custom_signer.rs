@@ -12,8 +12,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::issue::{Issuer, FORBID_OVERWRITE};
-use super::profile::normalise_content_type;
 use super::CredentialError;
+use crate::profiles::content_type;
 use crate::signing::{self, upload_callback, CallbackParam, CallbackVars, ParsedStringToSign, UploadClaims};
 
 #[derive(Debug, Deserialize)]
@@ -248,7 +248,7 @@ impl Issuer {
         }
         // Part, list, complete and abort bodies are not the object's type; OSS ignores theirs.
         if call.sets_content_type() {
-            normalise_content_type(&parsed.content_type)
+            content_type::normalise(&parsed.content_type)
                 .filter(|ct| profile.allows_content_type(ct))
                 .ok_or_else(|| {
                     refuse(format!(
@@ -275,7 +275,7 @@ impl Issuer {
     fn check_callback_is_the_issued_one(
         &self,
         parsed: &ParsedStringToSign,
-        profile: &super::Profile,
+        profile: &crate::profiles::Profile,
         issued: &Issued,
     ) -> Result<(), CredentialError> {
         // The set of variable names is bound by the template compared below.

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::custom_signer::SignRequest;
 use super::issue::{Issuer, UploadCredential, UploadRequest};
-use super::SignatureVersion;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::limits::{Gcra, Limits};
@@ -95,13 +94,9 @@ pub async fn create_upload(
             )
         })?;
     }
-    let version = match credential.signature_version {
-        SignatureVersion::V1 => "v1",
-        SignatureVersion::V4 => "v4",
-    };
     metrics
         .credentials_issued
-        .with_label_values(&[credential.profile.as_str(), version])
+        .with_label_values(&[credential.profile.as_str(), credential.signature_version.as_str()])
         .inc();
     let sts = if sts.covers_uploads_of(&credential.profile) {
         let part = sts.for_upload(

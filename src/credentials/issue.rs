@@ -7,12 +7,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::key_template::{extension_for, KeyContext, MAX_KEY_BYTES};
-use super::profile::{normalise_content_type, Profile, Profiles, SignatureVersion, UploadMethod};
 use super::CredentialError;
+use crate::profiles::{
+    content_type, extension_for, KeyContext, Profile, Profiles, UploadMethod, MAX_KEY_BYTES,
+};
 use crate::settings::{Settings, SettingsError};
 use crate::signing::{
-    self, upload_callback, CallbackParam, CallbackVars, Condition, PostPolicy, TokenKeys, UploadClaims,
+    self, upload_callback, CallbackParam, CallbackVars, Condition, PostPolicy, SignatureVersion, TokenKeys,
+    UploadClaims,
 };
 
 /// `POST /v1/uploads` body.
@@ -173,7 +175,7 @@ impl Issuer {
             .profiles
             .get(&req.profile)
             .ok_or_else(|| CredentialError::UnknownProfile(req.profile.clone()))?;
-        let content_type = normalise_content_type(&req.content_type)
+        let content_type = content_type::normalise(&req.content_type)
             .filter(|ct| profile.allows_content_type(ct))
             .ok_or_else(|| CredentialError::ContentTypeNotAllowed(req.content_type.clone()))?;
         if req.size <= 0 {

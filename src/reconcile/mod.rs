@@ -44,6 +44,7 @@ pub async fn run_one_pass(mut settings: crate::settings::Settings) -> anyhow::Re
     let oss = Arc::new(crate::clients::OssClient::from_settings(&settings)?);
     let completion = Arc::new(crate::completion::Completion::new(
         &settings,
+        crate::profiles::Profiles::from_settings(&settings)?,
         health,
         spool,
         oss.clone(),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::SecretSetting;
+use crate::signing::SignatureVersion;
 
 /// Placeholder access key id of the development settings; refused in production.
 pub const DEV_ACCESS_KEY_ID: &str = "LTAI-local-development";
@@ -94,13 +95,6 @@ pub struct UploadTokenSettings {
     pub keys: HashMap<String, SecretSetting>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SignatureVersionSetting {
-    V1,
-    V4,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProfileSettings {
     pub bucket: String,
@@ -118,7 +112,7 @@ pub struct ProfileSettings {
     pub content_types: Vec<String>,
     /// Credential lifetime.
     pub expires_secs: u64,
-    pub signature_version: SignatureVersionSetting,
+    pub signature_version: SignatureVersion,
     /// `application/json` or `application/x-www-form-urlencoded`.
     pub callback_body_type: String,
     /// Record every issued credential as a pending upload (for confirmation and reconciliation).
@@ -172,100 +166,8 @@ impl QuotaSettings {
     }
 }
 
-impl ProfileSettings {
-    /// The bucket's base URL: `https://bucket.oss-region.aliyuncs.com`, or `endpoint/bucket` in
-    /// path style (local emulators). `None` if the endpoint has no host.
-    pub fn bucket_url(&self) -> Option<String> {
-        let default_endpoint;
-        let endpoint = match &self.endpoint {
-            Some(url) => url,
-            None => {
-                default_endpoint =
-                    url::Url::parse(&format!("https://oss-{}.aliyuncs.com", self.region)).ok()?;
-                &default_endpoint
-            }
-        };
-        let base = endpoint.as_str().trim_end_matches('/');
-        if self.path_style {
-            return Some(format!("{base}/{}", self.bucket));
-        }
-        let host = endpoint.host_str()?;
-        let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
-        Some(format!("{}://{}.{host}{port}", endpoint.scheme(), self.bucket))
-    }
-}
-
 fn default_true() -> bool {
     true
-}
-
-/// Types a browser renders as a document that can run script, when served from the bucket.
-const SCRIPTABLE_TYPES: &[&str] = &[
-    "image/svg+xml",
-    "text/html",
-    "application/xhtml+xml",
-    "text/xml",
-    "application/xml",
-    "text/javascript",
-    "application/javascript",
-];
-
-/// Path-segment encoding for object URLs; `/` separates segments and stays.
-const KEY_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-impl ProfileSettings {
-    /// `content_type` is a normalised MIME essence (lowercase, no parameters); entries are exact
-    /// types or `type/*`. A wildcard never admits a type a browser would run script from
-    /// (`image/*` is not meant to let `image/svg+xml` through): only an exact entry does.
-    pub fn allows_content_type(&self, content_type: &str) -> bool {
-        self.content_types.iter().any(|allowed| {
-            let allowed = allowed.to_ascii_lowercase();
-            match allowed.strip_suffix("/*") {
-                Some(major) => {
-                    !SCRIPTABLE_TYPES.contains(&content_type)
-                        && content_type
-                            .split_once('/')
-                            .is_some_and(|(m, sub)| m == major && !sub.is_empty())
-                }
-                None => allowed == content_type,
-            }
-        })
-    }
-
-    /// Why a stored object breaks this profile, if it does: the post-upload check for flows whose
-    /// policy OSS cannot enforce (presigned PUT, STS).
-    pub fn violation(&self, size: i64, content_type: Option<&str>) -> Option<String> {
-        if size < 0 || size as u64 > self.max_size_bytes {
-            return Some(format!(
-                "size {size} is over the profile's limit of {} bytes",
-                self.max_size_bytes
-            ));
-        }
-        let essence = content_type
-            .and_then(|t| t.split(';').next())
-            .map(|t| t.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        if !self.allows_content_type(&essence) {
-            return Some(format!(
-                "content type {essence:?} is not allowed for this profile"
-            ));
-        }
-        None
-    }
-
-    /// The URL of an object in this profile's bucket.
-    pub fn object_url(&self, key: &str) -> Option<String> {
-        Some(format!(
-            "{}/{}",
-            self.bucket_url()?,
-            percent_encoding::utf8_percent_encode(key, KEY_PATH)
-        ))
-    }
 }
 
 /// OSS keeps a V4 credential at most 7 days.

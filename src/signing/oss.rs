@@ -28,11 +28,22 @@ pub struct IncomingRequest<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
-/// Which OSS signature scheme authenticated a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An OSS signature scheme: the one a profile signs with, or the one that authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SignatureVersion {
     V1,
     V4,
+}
+
+impl SignatureVersion {
+    /// As settings, answers and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureVersion::V1 => "v1",
+            SignatureVersion::V4 => "v4",
+        }
+    }
 }
 
 /// What a successful request verification proves: who signed, for which object, until when.

@@ -20,9 +20,9 @@ use serde::Serialize;
 
 pub use error::StsError;
 
-use crate::credentials::{encode_user_id, Profile, Profiles};
+use crate::profiles::{encode_user_id, Profile, Profiles};
 use crate::routes::{Endpoint, Routes};
-use crate::settings::{ProfileSettings, Settings, SettingsError, StsSettings};
+use crate::settings::{Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;
 use client::StsClient;
@@ -108,14 +108,6 @@ pub struct StsService {
     enabled: Option<Enabled>,
 }
 
-/// What the SDKs need as endpoint: the profile's, or OSS's public one for the region.
-fn oss_endpoint(profile: &ProfileSettings) -> String {
-    match &profile.endpoint {
-        Some(url) => url.as_str().trim_end_matches('/').to_string(),
-        None => format!("https://oss-{}.aliyuncs.com", profile.region),
-    }
-}
-
 impl StsService {
     pub fn from_settings(settings: &Settings, profiles: &Profiles) -> Result<StsService, SettingsError> {
         let sts = &settings.sts;
@@ -143,13 +135,13 @@ impl StsService {
             ));
         }
         let mut uploads = BTreeMap::new();
-        for (name, profile) in settings.profiles.iter().filter(|(_, p)| p.sts) {
+        for profile in profiles.iter().filter(|p| p.sts) {
             // STS's minimum is 900 s; longer than the upload credential itself is pointless.
-            let lifetime = u32::try_from(profile.expires_secs).unwrap_or(u32::MAX);
+            let lifetime = u32::try_from(profile.expires.num_seconds()).unwrap_or(u32::MAX);
             uploads.insert(
-                name.clone(),
+                profile.name.clone(),
                 UploadProfile {
-                    endpoint: oss_endpoint(profile),
+                    endpoint: profile.endpoint.clone(),
                     duration_secs: lifetime.clamp(StsSettings::MIN_DURATION_SECS, sts.duration_secs),
                 },
             );
@@ -161,11 +153,7 @@ impl StsService {
                 cache: CredentialCache::new(chrono::Duration::seconds(
                     i64::try_from(sts.refresh_before_secs).unwrap_or(i64::MAX),
                 )),
-                route_endpoint: settings
-                    .profiles
-                    .get(&sts.profile)
-                    .map(oss_endpoint)
-                    .unwrap_or_default(),
+                route_endpoint: route_profile.endpoint.clone(),
                 route_profile,
                 duration_secs: sts.duration_secs,
                 uploads,

@@ -225,19 +225,24 @@ async fn the_reconciler_settles_expired_uploads(kind: StoreKind) {
     );
 
     // The rejected object was deleted from the bucket; the good one is still there.
-    let settings = crate::helpers::test_settings(app.db.url(), &[]);
+    let emulator = format!("http://127.0.0.1:{}", app.emulator_port.unwrap());
+    let settings = crate::helpers::test_settings(
+        app.db.url(),
+        &[
+            ("APP__PROFILES__AVATAR__ENDPOINT", emulator.as_str()),
+            ("APP__PROFILES__AVATAR__PATH_STYLE", "true"),
+        ],
+    );
     let oss = upload_signer::clients::OssClient::from_settings(&settings).unwrap();
-    let mut profile = settings.profiles["avatar"].clone();
-    profile.endpoint =
-        Some(url::Url::parse(&format!("http://127.0.0.1:{}", app.emulator_port.unwrap())).unwrap());
-    profile.path_style = true;
+    let profiles = upload_signer::profiles::Profiles::from_settings(&settings).unwrap();
+    let profile = profiles.get("avatar").unwrap();
     assert!(oss
-        .head(&profile, oversized["key"].as_str().unwrap())
+        .head(profile, oversized["key"].as_str().unwrap())
         .await
         .unwrap()
         .is_none());
     let kept = oss
-        .head(&profile, uploaded["key"].as_str().unwrap())
+        .head(profile, uploaded["key"].as_str().unwrap())
         .await
         .unwrap()
         .unwrap();
