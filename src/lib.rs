@@ -8,7 +8,7 @@ pub mod clients;
 pub mod completion;
 pub mod credentials;
 pub mod error;
-pub mod input_errors;
+pub mod http;
 pub mod input_guard;
 pub mod limits;
 pub mod listener;

@@ -19,15 +19,15 @@ use crate::completion::Completion;
 use crate::credentials::{IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
 use crate::limits::Limits;
-use crate::middleware::request_context;
+use crate::middleware;
 use crate::ops::{Metrics, Readiness};
 use crate::reconcile::{Ledger, Reconciler, Settler};
-use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{run_replayer, Spool};
 use crate::store::{self, DbHealth, DynStore, StoreError};
 use crate::sts::StsService;
 use crate::tasks::BackgroundTasks;
+use crate::{http, routes};
 
 pub struct Application {
     port: u16,
@@ -137,10 +137,19 @@ impl Application {
             App::new()
                 .wrap(from_fn(crate::input_guard::refuse_unusable_input))
                 .wrap(cors(&settings_data.server.cors_allowed_origins))
-                .wrap(from_fn(request_context))
-                .app_data(routes::json_config(settings_data.server.max_body_bytes))
-                .app_data(routes::query_config())
-                .app_data(routes::path_config())
+                // The edge, innermost first (see `middleware`).
+                .wrap(from_fn(middleware::catch_panic::catch_panic))
+                .wrap(from_fn(middleware::json_errors::carried_errors))
+                .wrap(middleware::json_errors::handlers())
+                .wrap(from_fn({
+                    let metrics = metrics.clone().into_inner();
+                    move |req, next| middleware::metrics::count(metrics.clone(), req, next)
+                }))
+                .wrap(from_fn(middleware::access_log::log))
+                .wrap(from_fn(middleware::request_id::assign))
+                .app_data(http::json_config(settings_data.server.max_body_bytes))
+                .app_data(http::query_config())
+                .app_data(http::path_config())
                 .app_data(web::PayloadConfig::new(settings_data.server.max_body_bytes))
                 .app_data(settings_data.clone())
                 .app_data(store_data.clone())
@@ -156,11 +165,11 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(accounts.clone())
                 .app_data(sts_data.clone())
-                .app_data(routes::BodyLimit(settings_data.server.max_body_bytes))
+                .app_data(http::BodyLimit(settings_data.server.max_body_bytes))
                 .configure(|cfg| {
                     routes::configure(cfg, &settings_data);
                 })
-                .default_service(web::to(routes::not_found))
+                .default_service(web::to(http::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(settings.server.shutdown_grace_secs);
@@ -298,7 +307,7 @@ fn cors(origins: &[String]) -> Condition<Cors> {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static(crate::middleware::REQUEST_ID_HEADER)])
+        .expose_headers([HeaderName::from_static(middleware::REQUEST_ID_HEADER)])
         .max_age(3600);
     for origin in origins {
         cors = cors.allowed_origin(origin);

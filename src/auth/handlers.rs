@@ -10,7 +10,7 @@ use super::accounts::{Accounts, TokenPair};
 use super::AuthUser;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::routes::Json;
+use crate::http::Json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

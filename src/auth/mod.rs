@@ -37,7 +37,7 @@ pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};
 pub use usernames::{Username, UsernameError};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 
 /// `/v1/auth/*` and `/v1/me`. Needs `web::Data<Accounts>` and `web::Data<Arc<Authenticator>>`.
 pub fn configure(routes: &mut Routes) {

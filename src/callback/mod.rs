@@ -12,7 +12,7 @@ pub use receive::CallbackService;
 
 use actix_web::web;
 
-use crate::routes::{BodyLimit, Endpoint, Routes};
+use crate::http::{BodyLimit, Endpoint, Routes};
 
 pub fn configure(routes: &mut Routes, path: &str, max_body_bytes: usize) {
     routes.add(

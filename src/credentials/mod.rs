@@ -15,7 +15,7 @@ pub use issue::{Issuer, UploadCredential, UploadRequest};
 pub use key_template::encode_user_id;
 pub use profile::{Profile, Profiles, SignatureVersion, UploadMethod};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 
 pub fn configure(routes: &mut Routes) {
     routes

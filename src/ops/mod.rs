@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::store::DynStore;
 
 /// The operator routes on the API port; `/metrics` only when it has no address of its own.
@@ -45,7 +45,7 @@ pub fn spawn_metrics_server(
             .app_data(readiness.clone())
             .app_data(store.clone())
             .service(web::resource("/metrics").route(web::get().to(scrape)))
-            .default_service(web::to(crate::routes::not_found))
+            .default_service(web::to(crate::http::not_found))
     })
     .workers(1)
     .bind(addr)?

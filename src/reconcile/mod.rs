@@ -10,7 +10,7 @@ pub use ledger::Ledger;
 pub use reconciler::{PassReport, Reconciler};
 pub use settle::{Settled, Settler};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 
 pub fn configure(routes: &mut Routes) {
     routes.add(Endpoint::new("/v1/uploads/{upload_id}/complete").post(confirm::complete));

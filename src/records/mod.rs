@@ -7,7 +7,7 @@ mod query;
 pub(crate) use handlers::{fetch_page, store_error};
 pub(crate) use query::{RecordsQuery, RecordsRoute};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 
 pub fn configure(routes: &mut Routes) {
     routes

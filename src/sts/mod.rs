@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use error::StsError;
 
 use crate::credentials::{encode_user_id, Profile, Profiles};
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::settings::{ProfileSettings, Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;

@@ -16,9 +16,9 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use self::chart::Metric;
 use self::html::{answer, bytes, document, esc};
 use crate::error::ApiError;
+use crate::http::{Endpoint, Routes};
 use crate::ops::Readiness;
 use crate::records::{fetch_page, store_error, RecordsQuery, RecordsRoute};
-use crate::routes::{Endpoint, Routes};
 use crate::store::{DynStore, StatsGroup, UploadFilter, UploadRecord, UploadStatus};
 
 pub use session::COOKIE;

@@ -9,7 +9,7 @@ use super::signature::generate_secret;
 use super::target::{self, TargetError, TargetPolicy};
 use crate::auth::ApiKey;
 use crate::error::ApiError;
-use crate::routes::Json;
+use crate::http::Json;
 use crate::settings::Settings;
 use crate::store::webhooks::{EventType, WebhookEndpoint};
 use crate::store::{DynStore, StoreError};

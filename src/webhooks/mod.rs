@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use actix_web::http::Method;
 
+use crate::http::{Endpoint, Routes};
 use crate::ops::Metrics;
-use crate::routes::{Endpoint, Routes};
 use crate::settings::Settings;
 use crate::store::DbHealth;
 use crate::tasks::BackgroundTasks;
