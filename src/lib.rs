@@ -20,6 +20,7 @@ pub mod routes;
 pub mod settings;
 pub mod spool;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod sts;
 pub mod tasks;

@@ -1,24 +1,25 @@
-//! The route table: every capability's routes, added in one place. The building blocks live in
-//! `http`; this file only wires the capabilities together.
+//! The route table: every capability's routes, added in one place, for the one application state.
+//! The building blocks live in `http`; this file only wires the capabilities together.
 
 use actix_web::http::Method;
 use actix_web::web;
 
 use crate::http::Routes;
 use crate::settings::Settings;
+use crate::state::AppState;
 
-/// Adds every capability's routes; returns the `(method, path)` table it registered.
+/// Adds every capability's routes, their handlers taking `web::Data<AppState>`; returns the `(method, path)` table it registered.
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) -> Vec<(Method, String)> {
     let mut routes = Routes::new(cfg);
-    crate::ops::configure(&mut routes, settings.ops.metrics_addr.is_none());
-    crate::auth::configure(&mut routes);
-    crate::credentials::configure(&mut routes);
-    crate::reconcile::configure(&mut routes);
-    crate::records::configure(&mut routes);
-    crate::ui::configure(&mut routes);
-    crate::sts::configure(&mut routes);
-    crate::webhooks::configure(&mut routes);
-    crate::callback::configure(
+    crate::ops::configure::<AppState>(&mut routes, settings.ops.metrics_addr.is_none());
+    crate::auth::configure::<AppState>(&mut routes);
+    crate::credentials::configure::<AppState>(&mut routes);
+    crate::reconcile::configure::<AppState>(&mut routes);
+    crate::records::configure::<AppState>(&mut routes);
+    crate::ui::configure::<AppState>(&mut routes);
+    crate::sts::configure::<AppState>(&mut routes);
+    crate::webhooks::configure::<AppState>(&mut routes);
+    crate::callback::configure::<AppState>(
         &mut routes,
         &settings.callback.path,
         settings.callback.max_body_bytes,

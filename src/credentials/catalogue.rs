@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::issue::Issuer;
 use super::profile::{Profile, SignatureVersion};
 use crate::auth::AuthUser;
+use crate::http::Has;
 
 #[derive(Serialize)]
 struct Catalogue<'a> {
@@ -50,7 +51,8 @@ impl<'a> From<&'a Profile> for ProfileView<'a> {
 }
 
 /// Any authenticated app user may read it: profiles are the same for every user.
-pub async fn profiles(_user: AuthUser, issuer: web::Data<Issuer>) -> HttpResponse {
+pub async fn profiles<S: Has<Issuer> + 'static>(_user: AuthUser, state: web::Data<S>) -> HttpResponse {
+    let issuer: &Issuer = state.get();
     HttpResponse::Ok().json(Catalogue {
         profiles: issuer.profiles().iter().map(ProfileView::from).collect(),
     })

@@ -11,8 +11,10 @@ use crate::error::ApiError;
 
 pub mod input_errors;
 mod json;
+mod state;
 
 pub use json::Json;
+pub use state::Has;
 
 /// Where the app's routes are registered. It records each `(method, path)` it adds, so the
 /// contract test walks the routes the server really serves, not a list kept beside them.
