@@ -23,6 +23,25 @@ pub mod request_id;
 
 pub use request_id::REQUEST_ID_HEADER;
 
+/// Wraps an `App` in the edge, innermost first, counting into `$metrics` (an `Arc<Metrics>`):
+/// `startup` and the tests use this one stack.
+macro_rules! edge {
+    ($app:expr, $metrics:expr) => {{
+        use actix_web::middleware::from_fn;
+        use $crate::middleware::{access_log, catch_panic, json_errors, request_id};
+        let metrics: std::sync::Arc<$crate::ops::Metrics> = $metrics;
+        $app.wrap(from_fn(catch_panic::catch_panic))
+            .wrap(from_fn(json_errors::carried_errors))
+            .wrap(json_errors::handlers())
+            .wrap(from_fn(move |req, next| {
+                $crate::middleware::metrics::count(metrics.clone(), req, next)
+            }))
+            .wrap(from_fn(access_log::log))
+            .wrap(from_fn(request_id::assign))
+    }};
+}
+pub(crate) use edge;
+
 /// The answer an error stands for, taken out of it (an `InternalError` hands its response out once).
 fn finished(err: actix_web::Error) -> HttpResponse<BoxBody> {
     err.error_response()
@@ -86,19 +105,11 @@ mod tests {
     use actix_web::{test, web, App, HttpResponse};
     use serde_json::Value;
 
+    use std::sync::Arc;
+
     use super::testing::{capture, Buffer};
     use crate::error::ApiError;
-
-    /// The edge as `startup` wraps it (metrics aside: they need the registry).
-    macro_rules! edge {
-        ($app:expr) => {
-            $app.wrap(from_fn(super::catch_panic::catch_panic))
-                .wrap(from_fn(super::json_errors::carried_errors))
-                .wrap(super::json_errors::handlers())
-                .wrap(from_fn(super::access_log::log))
-                .wrap(from_fn(super::request_id::assign))
-        };
-    }
+    use crate::ops::Metrics;
 
     /// The production (JSON) log: one line per request, with the error code and whole
     /// microseconds, the request's fields once (no `spans` list), no query string; probes quiet.
@@ -107,7 +118,7 @@ mod tests {
         let buffer = Buffer::default();
         let _guard = capture(&buffer);
         let app = test::init_service(
-            edge!(App::new())
+            edge!(App::new(), Arc::new(Metrics::new()))
                 .route("/healthz", web::get().to(HttpResponse::Ok))
                 .route("/v1/ok", web::get().to(HttpResponse::Ok))
                 .route(
@@ -153,7 +164,7 @@ mod tests {
 
         let buffer = Buffer::default();
         let _guard = capture(&buffer);
-        let app = test::init_service(edge!(App::new()).route(
+        let app = test::init_service(edge!(App::new(), Arc::new(Metrics::new())).route(
             "/v1/x",
             web::get().to(|| async {
                 let cause = Outer(std::io::Error::other("disk on fire"));
@@ -193,7 +204,7 @@ mod tests {
         let buffer = Buffer::default();
         let _guard = capture(&buffer);
         let app = test::init_service(
-            edge!(App::new())
+            edge!(App::new(), Arc::new(Metrics::new()))
                 .service(
                     web::scope("/inner")
                         .wrap(from_fn(refuse))

@@ -142,19 +142,10 @@ impl Application {
                 .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
         }
         let mut server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .wrap(from_fn(crate::input_guard::refuse_unusable_input))
-                .wrap(cors(&state.settings.server.cors_allowed_origins))
-                // The edge, innermost first (see `middleware`).
-                .wrap(from_fn(middleware::catch_panic::catch_panic))
-                .wrap(from_fn(middleware::json_errors::carried_errors))
-                .wrap(middleware::json_errors::handlers())
-                .wrap(from_fn({
-                    let metrics = state.metrics.clone().into_inner();
-                    move |req, next| middleware::metrics::count(metrics.clone(), req, next)
-                }))
-                .wrap(from_fn(middleware::access_log::log))
-                .wrap(from_fn(middleware::request_id::assign))
+                .wrap(cors(&state.settings.server.cors_allowed_origins));
+            middleware::edge!(app, state.metrics.clone().into_inner())
                 .app_data(http::json_config(state.settings.server.max_body_bytes))
                 .app_data(http::query_config())
                 .app_data(http::path_config())
