@@ -1,238 +1,72 @@
-//! Cross-cutting request handling: a request id per request (echoed as `x-request-id`), one access
-//! log line, and a guard that turns a handler panic into the standard 500 JSON.
+//! The HTTP edge, one job per middleware. Outermost first, as `startup` wraps them:
+//!
+//! - `request_id`: takes a sane `x-request-id` or mints one, and echoes it on every answer;
+//! - `access_log`: the request's span and its one `answered` event (code, cause, duration);
+//! - `metrics`: the request counter and duration histogram per route, method and status;
+//! - `json_errors`: actix's own plain-text errors become `{"error": {"code", "message"}}`
+//!   (`ErrorHandlers` for answers, a `from_fn` for errors that come back without their request);
+//! - `catch_panic`: a handler's panic becomes the standard 500.
+//!
+//! An answer built after the request is gone (a panic, an inner service's error) travels as an
+//! error carrying its finished response; each middleware that reads or changes such an answer
+//! takes it out of the error and puts it back ([`finished`], [`carried`]).
 
-use std::panic::AssertUnwindSafe;
-use std::time::Instant;
-
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::BoxBody;
 use actix_web::error::InternalError;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use futures_util::FutureExt;
-use tracing::Instrument;
+use actix_web::HttpResponse;
 
-use crate::error::{ApiError, ErrorCause, ErrorCode};
-use crate::routes::BodyLimit;
+pub mod access_log;
+pub mod catch_panic;
+pub mod json_errors;
+pub mod metrics;
+pub mod request_id;
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use request_id::REQUEST_ID_HEADER;
 
-/// Takes a caller's request id if it looks sane (so traces join up across services), else mints one.
-fn request_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+/// Wraps an `App` in the edge, innermost first, counting into `$metrics` (an `Arc<Metrics>`):
+/// `startup` and the tests use this one stack.
+macro_rules! edge {
+    ($app:expr, $metrics:expr) => {{
+        use actix_web::middleware::from_fn;
+        use $crate::middleware::{access_log, catch_panic, json_errors, request_id};
+        let metrics: std::sync::Arc<$crate::ops::Metrics> = $metrics;
+        $app.wrap(from_fn(catch_panic::catch_panic))
+            .wrap(from_fn(json_errors::carried_errors))
+            .wrap(json_errors::handlers())
+            .wrap(from_fn(move |req, next| {
+                $crate::middleware::metrics::count(metrics.clone(), req, next)
+            }))
+            .wrap(from_fn(access_log::log))
+            .wrap(from_fn(request_id::assign))
+    }};
+}
+pub(crate) use edge;
+
+/// The answer an error stands for, taken out of it (an `InternalError` hands its response out once).
+fn finished(err: actix_web::Error) -> HttpResponse<BoxBody> {
+    err.error_response()
 }
 
-/// An error actix answered itself (an extractor's payload error, say) in plain text. Our own
-/// answers carry their code (the HTML pages of `/ui` too) and are left as they are.
-fn needs_json_error(res: &HttpResponse<BoxBody>) -> bool {
-    let status = res.status();
-    let is_json = res
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let ours = res.extensions().get::<ErrorCode>().is_some();
-    (status.is_client_error() || status.is_server_error()) && !is_json && !ours
-}
-
-/// Rewrites such an error into the standard shape, with a code derived from the status.
-/// `request` is the request when it is still at hand (it names the method and path of a `405`,
-/// and a route's own body limit); `error` is the text of the error actix answered.
-fn json_error(
-    res: &HttpResponse<BoxBody>,
-    request: Option<&HttpRequest>,
-    error: Option<String>,
-    body_limit: Option<BodyLimit>,
-) -> HttpResponse<BoxBody> {
-    use actix_web::http::StatusCode;
-    let status = res.status();
-    let (code, message) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            match request {
-                Some(req) => format!("{} is not allowed on {}", req.method(), req.path()),
-                None => "this method is not allowed here".to_string(),
-            },
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            // A route's own limit (the callback's) sits above the app's in the request's data.
-            let limit = request
-                .and_then(|req| req.app_data::<BodyLimit>())
-                .or(body_limit.as_ref())
-                .map(|l| l.0);
-            let message = match limit {
-                Some(limit) => crate::routes::payload_too_large(limit).message,
-                None => "the request body is too large".to_string(),
-            };
-            ("payload_too_large", message)
-        }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "unsupported Content-Type".to_string())
-        }
-        s if s.is_server_error() => (
-            "internal_error",
-            "the server failed to handle the request".to_string(),
-        ),
-        _ => (
-            "bad_request",
-            error
-                .map(|e| crate::input_errors::plain(&e))
-                .unwrap_or_else(|| "the request is invalid".to_string()),
-        ),
-    };
-    let mut response = ApiError::new(status, code, message).error_response();
-    if let Some(allow) = res.headers().get(actix_web::http::header::ALLOW) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ALLOW, allow.clone());
-    }
-    response
-}
-
-/// The access log: one line per request (in the request's span: id, method, path), with the error
-/// code of a 4xx/5xx and the duration in whole microseconds. Probes come every few seconds from
-/// load balancers, so they log at debug.
-///
-/// A cause (an internal error, an unreachable database) is written here, once, with the request id
-/// of the span; a 500 with a cause is an error, other 5xx warnings.
-fn log_request(
-    route: &str,
-    status: u16,
-    code: Option<&'static str>,
-    cause: Option<&ErrorCause>,
-    duration_us: u64,
-) {
-    // An absent code or cause (`None`) writes no field.
-    let cause = cause.map(ErrorCause::chain);
-    macro_rules! answered {
-        ($level:expr) => {
-            tracing::event!(
-                $level,
-                status,
-                code,
-                cause = cause.as_deref(),
-                duration_us,
-                "answered"
-            )
-        };
-    }
-    if matches!(route, "/healthz" | "/readyz") {
-        answered!(tracing::Level::DEBUG)
-    } else if status == 500 && cause.is_some() {
-        answered!(tracing::Level::ERROR)
-    } else if status >= 500 {
-        answered!(tracing::Level::WARN)
-    } else {
-        answered!(tracing::Level::INFO)
-    }
-}
-
-/// An answer for an inner service's error or a panic. The request is gone by then (the inner
-/// service took it, and actix forbids holding a clone while routing), so the answer travels as an
-/// error that carries its finished response, which the dispatcher sends as it is.
-fn answer_without_request(
-    err: &actix_web::Error,
-    id: &str,
-    body_limit: Option<BodyLimit>,
-) -> HttpResponse<BoxBody> {
-    let mut response = err.error_response();
-    if needs_json_error(&response) {
-        response = json_error(&response, None, Some(err.to_string()), body_limit);
-    }
-    set_request_id(&mut response, id);
-    response
-}
-
-fn set_request_id(response: &mut HttpResponse<BoxBody>, id: &str) {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
-}
-
-pub async fn request_context(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let id = request_id(&req);
-    // The path only: query strings may carry tokens (`access_token` on the STS route).
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().to_string();
-    let metrics = req
-        .app_data::<actix_web::web::Data<crate::ops::Metrics>>()
-        .cloned();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let body_limit = req.app_data::<BodyLimit>().copied();
-    let started = Instant::now();
-    let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
-        .catch_unwind()
-        .await;
-    let answer = match outcome {
-        Ok(Ok(res)) => {
-            let mut res = res.map_into_boxed_body();
-            if needs_json_error(res.response()) {
-                let error = res.response().error().map(|e| e.to_string());
-                let json = json_error(res.response(), Some(res.request()), error, body_limit);
-                res = res.into_response(json);
-            }
-            set_request_id(res.response_mut(), &id);
-            Ok(res)
-        }
-        Ok(Err(err)) => Err(answer_without_request(&err, &id, body_limit)),
-        Err(_) => Err(answer_without_request(
-            &ApiError::internal("handler panicked").into(),
-            &id,
-            body_limit,
-        )),
-    };
-    let response = match &answer {
-        Ok(res) => res.response(),
-        Err(res) => res,
-    };
-    let status = response.status().as_u16();
-    let elapsed = started.elapsed();
-    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
-    let cause = response.extensions().get::<ErrorCause>().cloned();
-    span.in_scope(|| log_request(&route, status, code, cause.as_ref(), elapsed.as_micros() as u64));
-    if let Some(metrics) = metrics {
-        let status = status.to_string();
-        let labels = [route.as_str(), method.as_str(), status.as_str()];
-        metrics.http_requests.with_label_values(&labels).inc();
-        metrics
-            .http_duration
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
-    }
-    answer.map_err(|response| InternalError::from_response("answered", response).into())
+/// An answer travelling as an error, sent by the dispatcher as it is.
+fn carried(response: HttpResponse<BoxBody>) -> actix_web::Error {
+    InternalError::from_response("answered", response).into()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
+    //! A log buffer for the middleware tests.
+
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    use actix_web::middleware::from_fn;
-    use actix_web::{test, web, App, HttpResponse};
-    use serde_json::Value;
-
-    use super::request_context;
-    use crate::error::ApiError;
-    use crate::settings::LogFormat;
-
     #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    pub struct Buffer(pub Arc<Mutex<Vec<u8>>>);
+
+    impl Buffer {
+        pub fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
 
     impl Write for Buffer {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -253,20 +87,38 @@ mod tests {
         }
     }
 
+    /// The JSON log of `buffer` at `info`, for the calling thread, while the guard lives.
+    pub fn capture(buffer: &Buffer) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(crate::telemetry::subscriber(
+            tracing_subscriber::EnvFilter::new("info"),
+            crate::settings::LogFormat::Json,
+            buffer.clone(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::{BoxBody, MessageBody};
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::middleware::{from_fn, Next};
+    use actix_web::{test, web, App, HttpResponse};
+    use serde_json::Value;
+
+    use std::sync::Arc;
+
+    use super::testing::{capture, Buffer};
+    use crate::error::ApiError;
+    use crate::ops::Metrics;
+
     /// The production (JSON) log: one line per request, with the error code and whole
     /// microseconds, the request's fields once (no `spans` list), no query string; probes quiet.
     #[actix_web::test]
     async fn one_readable_line_per_request() {
         let buffer = Buffer::default();
-        let filter = tracing_subscriber::EnvFilter::new("info");
-        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
-            filter,
-            LogFormat::Json,
-            buffer.clone(),
-        ));
+        let _guard = capture(&buffer);
         let app = test::init_service(
-            App::new()
-                .wrap(from_fn(request_context))
+            edge!(App::new(), Arc::new(Metrics::new()))
                 .route("/healthz", web::get().to(HttpResponse::Ok))
                 .route("/v1/ok", web::get().to(HttpResponse::Ok))
                 .route(
@@ -283,7 +135,7 @@ mod tests {
         for uri in ["/healthz", "/v1/x?access_token=s3cret", "/v1/ok"] {
             test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
         }
-        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let out = buffer.text();
         let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 2, "{out}");
         // A success names neither a code nor a cause.
@@ -311,12 +163,8 @@ mod tests {
         struct Outer(#[source] std::io::Error);
 
         let buffer = Buffer::default();
-        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
-            tracing_subscriber::EnvFilter::new("info"),
-            LogFormat::Json,
-            buffer.clone(),
-        ));
-        let app = test::init_service(App::new().wrap(from_fn(request_context)).route(
+        let _guard = capture(&buffer);
+        let app = test::init_service(edge!(App::new(), Arc::new(Metrics::new())).route(
             "/v1/x",
             web::get().to(|| async {
                 let cause = Outer(std::io::Error::other("disk on fire"));
@@ -335,7 +183,7 @@ mod tests {
             .to_string();
         let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
         assert!(!body.contains("disk"), "{body}");
-        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let out = buffer.text();
         assert_eq!(out.matches("disk on fire").count(), 1, "{out}");
         let line: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
         assert_eq!(line["level"], "ERROR", "{out}");
@@ -348,20 +196,15 @@ mod tests {
     #[actix_web::test]
     async fn panics_and_inner_errors_get_json_and_a_request_id() {
         async fn refuse(
-            _req: super::ServiceRequest,
-            _next: super::Next<impl super::MessageBody + 'static>,
-        ) -> Result<super::ServiceResponse<super::BoxBody>, actix_web::Error> {
+            _req: ServiceRequest,
+            _next: Next<impl MessageBody + 'static>,
+        ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
             Err(actix_web::error::ErrorForbidden("not from here"))
         }
         let buffer = Buffer::default();
-        let _guard = tracing::subscriber::set_default(crate::telemetry::subscriber(
-            tracing_subscriber::EnvFilter::new("info"),
-            LogFormat::Json,
-            buffer.clone(),
-        ));
+        let _guard = capture(&buffer);
         let app = test::init_service(
-            App::new()
-                .wrap(from_fn(request_context))
+            edge!(App::new(), Arc::new(Metrics::new()))
                 .service(
                     web::scope("/inner")
                         .wrap(from_fn(refuse))
@@ -385,7 +228,7 @@ mod tests {
             // What the dispatcher sends for an error the service returns: its response.
             let res = match test::try_call_service(&app, test::TestRequest::get().uri(uri).to_request()).await
             {
-                Ok(res) => res.into_parts().1,
+                Ok(res) => res.into_parts().1.map_into_boxed_body(),
                 Err(err) => err.error_response(),
             };
             assert_eq!(res.status(), status, "{uri}");
@@ -394,7 +237,7 @@ mod tests {
             let body: Value = serde_json::from_slice(&bytes).unwrap();
             assert_eq!(body["error"]["code"], code, "{uri}: {body}");
         }
-        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let out = buffer.text();
         let lines: Vec<Value> = out
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())

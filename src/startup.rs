@@ -19,15 +19,16 @@ use crate::completion::Completion;
 use crate::credentials::{IssuanceLimiter, Issuer};
 use crate::emulator::Emulator;
 use crate::limits::Limits;
-use crate::middleware::request_context;
+use crate::middleware;
 use crate::ops::{Metrics, Readiness};
 use crate::reconcile::{Ledger, Reconciler, Settler};
-use crate::routes;
 use crate::settings::Settings;
 use crate::spool::{run_replayer, Spool};
+use crate::state::AppState;
 use crate::store::{self, DbHealth, DynStore, StoreError};
 use crate::sts::StsService;
 use crate::tasks::BackgroundTasks;
+use crate::{http, routes};
 
 pub struct Application {
     port: u16,
@@ -72,14 +73,14 @@ impl Application {
         );
         tasks.spawn("database probe", |cancel| health.clone().run_probe(cancel));
         let readiness = Arc::new(Readiness::new(spool.clone(), health.clone()));
-        let issuer_data = web::Data::new(Issuer::from_settings(&settings)?);
+        let issuer = Arc::new(Issuer::from_settings(&settings)?);
         let limits = Limits::new(&store);
-        let limiter_data = web::Data::new(IssuanceLimiter::new(&settings.issuance, limits.clone()));
+        let limiter = Arc::new(IssuanceLimiter::new(&settings.issuance, limits.clone()));
         let proxies_data = web::Data::new(TrustedProxies(settings.server.trusted_proxy_nets()?));
-        let sts_data = web::Data::new(StsService::from_settings(&settings, issuer_data.profiles())?);
+        let sts = Arc::new(StsService::from_settings(&settings, issuer.profiles())?);
         let authenticator = Arc::new(Authenticator::from_settings(&settings)?);
         let accounts =
-            web::Data::new(Accounts::new(&settings, store.clone(), authenticator.clone(), limits).await?);
+            Arc::new(Accounts::new(&settings, store.clone(), authenticator.clone(), limits).await?);
         migrate_or_retry(
             store.clone(),
             readiness.clone(),
@@ -89,17 +90,12 @@ impl Application {
         .await?;
 
         let settings = Arc::new(settings);
-        let store_data = web::Data::new(store.clone());
-        let readiness_data = web::Data::from(readiness);
-        let settings_data = web::Data::from(settings.clone());
-        let auth_data = web::Data::new(authenticator);
-        let usage_data = web::Data::new(UsageTracker::default());
         let metrics = web::Data::new(Metrics::new());
-        let ledger_data = web::Data::new(Ledger::start(health.clone(), spool.clone(), &tasks));
+        let ledger = Arc::new(Ledger::start(health.clone(), spool.clone(), &tasks));
         let oss = Arc::new(OssClient::from_settings(&settings)?);
         let completion = Arc::new(Completion::new(
             &settings,
-            issuer_data.profiles().clone(),
+            issuer.profiles().clone(),
             health.clone(),
             spool.clone(),
             oss.clone(),
@@ -110,8 +106,7 @@ impl Application {
             let reconciler = Reconciler::from_settings(&settings, settler.clone());
             tasks.spawn("reconciler", |cancel| reconciler.run(cancel));
         }
-        let settler_data = web::Data::from(settler);
-        let callback_data = web::Data::new(CallbackService {
+        let callback = Arc::new(CallbackService {
             keys: PublicKeys::from_settings(&settings.callback, metrics.clone())?,
             metrics: metrics.clone(),
             token_keys: settings.upload_token_key_ring()?,
@@ -124,43 +119,47 @@ impl Application {
             run_replayer(replay_spool, replay_health, replay_every, cancel)
         });
 
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            store: store.clone(),
+            readiness,
+            metrics: metrics.clone(),
+            authenticator: authenticator.clone(),
+            accounts,
+            issuer,
+            limiter,
+            ledger,
+            settler,
+            callback,
+            sts,
+        });
+        // What the extractors look up on their own (`AuthUser`, `ApiKey`, `ClientIp`).
+        let authenticator_data = web::Data::new(authenticator);
+        let store_data = web::Data::new(store.clone());
+        let usage_data = web::Data::new(UsageTracker::default());
         if let Some(addr) = settings.ops.metrics_addr {
-            crate::ops::spawn_metrics_server(
-                addr,
-                metrics.clone(),
-                readiness_data.clone(),
-                store_data.clone(),
-            )
-            .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
+            crate::ops::spawn_metrics_server(addr, state.clone())
+                .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
         }
         let mut server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .wrap(from_fn(crate::input_guard::refuse_unusable_input))
-                .wrap(cors(&settings_data.server.cors_allowed_origins))
-                .wrap(from_fn(request_context))
-                .app_data(routes::json_config(settings_data.server.max_body_bytes))
-                .app_data(routes::query_config())
-                .app_data(routes::path_config())
-                .app_data(web::PayloadConfig::new(settings_data.server.max_body_bytes))
-                .app_data(settings_data.clone())
+                .wrap(cors(&state.settings.server.cors_allowed_origins));
+            middleware::edge!(app, state.metrics.clone().into_inner())
+                .app_data(http::json_config(state.settings.server.max_body_bytes))
+                .app_data(http::query_config())
+                .app_data(http::path_config())
+                .app_data(web::PayloadConfig::new(state.settings.server.max_body_bytes))
+                .app_data(http::BodyLimit(state.settings.server.max_body_bytes))
+                .app_data(state.clone())
+                .app_data(authenticator_data.clone())
                 .app_data(store_data.clone())
-                .app_data(readiness_data.clone())
-                .app_data(auth_data.clone())
-                .app_data(issuer_data.clone())
-                .app_data(limiter_data.clone())
-                .app_data(proxies_data.clone())
-                .app_data(ledger_data.clone())
-                .app_data(settler_data.clone())
-                .app_data(callback_data.clone())
                 .app_data(usage_data.clone())
-                .app_data(metrics.clone())
-                .app_data(accounts.clone())
-                .app_data(sts_data.clone())
-                .app_data(routes::BodyLimit(settings_data.server.max_body_bytes))
+                .app_data(proxies_data.clone())
                 .configure(|cfg| {
-                    routes::configure(cfg, &settings_data);
+                    routes::configure(cfg, &state.settings);
                 })
-                .default_service(web::to(routes::not_found))
+                .default_service(web::to(http::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(settings.server.shutdown_grace_secs);
@@ -298,7 +297,7 @@ fn cors(origins: &[String]) -> Condition<Cors> {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static(crate::middleware::REQUEST_ID_HEADER)])
+        .expose_headers([HeaderName::from_static(middleware::REQUEST_ID_HEADER)])
         .max_age(3600);
     for origin in origins {
         cors = cors.allowed_origin(origin);

@@ -10,7 +10,8 @@ use super::accounts::{Accounts, TokenPair};
 use super::AuthUser;
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
-use crate::routes::Json;
+use crate::http::Has;
+use crate::http::Json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,11 +60,12 @@ fn tokens(pair: TokenPair) -> HttpResponse {
         })
 }
 
-pub async fn register(
+pub async fn register<S: Has<Accounts> + 'static>(
     client: ClientIp,
-    accounts: web::Data<Accounts>,
+    state: web::Data<S>,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    let accounts: &Accounts = state.get();
     let Credentials { username, password } = body.into_inner();
     let user = accounts.register(&username, password, client.0).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
@@ -72,29 +74,32 @@ pub async fn register(
     })))
 }
 
-pub async fn token(
+pub async fn token<S: Has<Accounts> + 'static>(
     client: ClientIp,
-    accounts: web::Data<Accounts>,
+    state: web::Data<S>,
     body: Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    let accounts: &Accounts = state.get();
     let Credentials { username, password } = body.into_inner();
     Ok(tokens(accounts.login(&username, password, client.0).await?))
 }
 
-pub async fn refresh(
-    accounts: web::Data<Accounts>,
+pub async fn refresh<S: Has<Accounts> + 'static>(
+    state: web::Data<S>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let accounts: &Accounts = state.get();
     use secrecy::ExposeSecret;
     Ok(tokens(
         accounts.refresh(body.refresh_token.expose_secret()).await?,
     ))
 }
 
-pub async fn logout(
-    accounts: web::Data<Accounts>,
+pub async fn logout<S: Has<Accounts> + 'static>(
+    state: web::Data<S>,
     body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let accounts: &Accounts = state.get();
     use secrecy::ExposeSecret;
     accounts
         .logout(body.refresh_token.expose_secret(), body.everywhere)

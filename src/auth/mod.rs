@@ -37,14 +37,19 @@ pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};
 pub use usernames::{Username, UsernameError};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Has, Routes};
 
-/// `/v1/auth/*` and `/v1/me`. Needs `web::Data<Accounts>` and `web::Data<Arc<Authenticator>>`.
-pub fn configure(routes: &mut Routes) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<Accounts> + 'static {}
+
+impl<S> Needs for S where S: Has<Accounts> + 'static {}
+
+/// `/v1/auth/*` and `/v1/me`.
+pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
-        .add(Endpoint::new("/v1/auth/register").post(handlers::register))
-        .add(Endpoint::new("/v1/auth/token").post(handlers::token))
-        .add(Endpoint::new("/v1/auth/refresh").post(handlers::refresh))
-        .add(Endpoint::new("/v1/auth/logout").post(handlers::logout))
+        .add(Endpoint::new("/v1/auth/register").post(handlers::register::<S>))
+        .add(Endpoint::new("/v1/auth/token").post(handlers::token::<S>))
+        .add(Endpoint::new("/v1/auth/refresh").post(handlers::refresh::<S>))
+        .add(Endpoint::new("/v1/auth/logout").post(handlers::logout::<S>))
         .add(Endpoint::new("/v1/me").get(handlers::me));
 }

@@ -12,13 +12,18 @@ pub use receive::CallbackService;
 
 use actix_web::web;
 
-use crate::routes::{BodyLimit, Endpoint, Routes};
+use crate::http::{BodyLimit, Endpoint, Has, Routes};
 
-pub fn configure(routes: &mut Routes, path: &str, max_body_bytes: usize) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<CallbackService> + 'static {}
+
+impl<S> Needs for S where S: Has<CallbackService> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes, path: &str, max_body_bytes: usize) {
     routes.add(
         Endpoint::new(path)
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .app_data(BodyLimit(max_body_bytes))
-            .post(receive::receive),
+            .post(receive::receive::<S>),
     );
 }

@@ -10,6 +10,7 @@ use super::public_keys::PublicKeys;
 use super::{binding, CallbackError};
 use crate::completion::Completion;
 use crate::error::ApiError;
+use crate::http::Has;
 use crate::ops::Metrics;
 use crate::signing::{upload_callback, CallbackBodyType, TokenKeys};
 
@@ -28,12 +29,13 @@ fn header_str<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, C
         .ok_or(CallbackError::MissingHeader(name))
 }
 
-pub async fn receive(
+pub async fn receive<S: Has<CallbackService> + 'static>(
     req: HttpRequest,
     body: web::Bytes,
-    svc: web::Data<CallbackService>,
+    state: web::Data<S>,
 ) -> Result<HttpResponse, ApiError> {
-    match handle(&req, &body, &svc).await {
+    let svc: &CallbackService = state.get();
+    match handle(&req, &body, svc).await {
         Ok((outcome, answer)) => {
             svc.metrics.callbacks.with_label_values(&[outcome]).inc();
             Ok(HttpResponse::Ok()

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::issue::Issuer;
 use crate::auth::AuthUser;
+use crate::http::Has;
 use crate::profiles::Profile;
 use crate::signing::SignatureVersion;
 
@@ -51,7 +52,8 @@ impl<'a> From<&'a Profile> for ProfileView<'a> {
 }
 
 /// Any authenticated app user may read it: profiles are the same for every user.
-pub async fn profiles(_user: AuthUser, issuer: web::Data<Issuer>) -> HttpResponse {
+pub async fn profiles<S: Has<Issuer> + 'static>(_user: AuthUser, state: web::Data<S>) -> HttpResponse {
+    let issuer: &Issuer = state.get();
     HttpResponse::Ok().json(Catalogue {
         profiles: issuer.profiles().iter().map(ProfileView::from).collect(),
     })

@@ -8,10 +8,11 @@ use super::custom_signer::SignRequest;
 use super::issue::{Issuer, UploadCredential, UploadRequest};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::http::Has;
+use crate::http::Json;
 use crate::limits::{Gcra, Limits};
 use crate::ops::Metrics;
 use crate::reconcile::Ledger;
-use crate::routes::Json;
 use crate::settings::{IssuanceSettings, Settings};
 use crate::store::DynStore;
 use crate::sts::{StsService, UploadSts};
@@ -64,25 +65,34 @@ struct Issued {
     sts: Option<UploadSts>,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn create_upload(
+pub async fn create_upload<
+    S: Has<Issuer>
+        + Has<Settings>
+        + Has<DynStore>
+        + Has<Metrics>
+        + Has<IssuanceLimiter>
+        + Has<Ledger>
+        + Has<StsService>
+        + 'static,
+>(
     user: AuthUser,
-    issuer: web::Data<Issuer>,
-    settings: web::Data<Settings>,
-    store: web::Data<DynStore>,
-    metrics: web::Data<Metrics>,
-    limiter: web::Data<IssuanceLimiter>,
-    ledger: web::Data<Ledger>,
-    sts: web::Data<StsService>,
+    state: web::Data<S>,
     body: Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let issuer: &Issuer = state.get();
+    let settings: &Settings = state.get();
+    let store: &DynStore = state.get();
+    let metrics: &Metrics = state.get();
+    let limiter: &IssuanceLimiter = state.get();
+    let ledger: &Ledger = state.get();
+    let sts: &StsService = state.get();
     limiter.check(&user.user_id).await?;
     let upload_id = new_upload_id();
     let now = Utc::now();
     let mut credential = issuer.issue(&user.user_id, &body, &upload_id, now)?;
     let quota = settings.profiles.get(&credential.profile).map(|p| &p.quota);
     if let Some(quota) = quota.filter(|q| q.is_set()) {
-        super::quota::check(&store, &user.user_id, &credential.profile, quota, body.size, now).await?;
+        super::quota::check(store, &user.user_id, &credential.profile, quota, body.size, now).await?;
     }
     if let Some(pending) = credential.pending.take() {
         // Durable before the app hears of it: an upload nobody knows about is never reconciled.
@@ -118,11 +128,12 @@ pub async fn create_upload(
     Ok(HttpResponse::Created().json(Issued { credential, sts }))
 }
 
-pub async fn sign(
+pub async fn sign<S: Has<Issuer> + 'static>(
     user: AuthUser,
-    issuer: web::Data<Issuer>,
+    state: web::Data<S>,
     body: Json<SignRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let issuer: &Issuer = state.get();
     match issuer.sign_for_sdk(&user.user_id, &body.content, body.callback.as_deref(), Utc::now()) {
         Ok(signed) => Ok(HttpResponse::Ok().json(signed)),
         Err(err) => {

@@ -11,11 +11,41 @@ pub use error::CredentialError;
 pub use handlers::IssuanceLimiter;
 pub use issue::{Issuer, UploadCredential, UploadRequest};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Has, Routes};
+use crate::ops::Metrics;
+use crate::reconcile::Ledger;
+use crate::settings::Settings;
+use crate::store::DynStore;
+use crate::sts::StsService;
 
-pub fn configure(routes: &mut Routes) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs:
+    Has<Issuer>
+    + Has<Settings>
+    + Has<DynStore>
+    + Has<Metrics>
+    + Has<IssuanceLimiter>
+    + Has<Ledger>
+    + Has<StsService>
+    + 'static
+{
+}
+
+impl<S> Needs for S where
+    S: Has<Issuer>
+        + Has<Settings>
+        + Has<DynStore>
+        + Has<Metrics>
+        + Has<IssuanceLimiter>
+        + Has<Ledger>
+        + Has<StsService>
+        + 'static
+{
+}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
-        .add(Endpoint::new("/v1/profiles").get(catalogue::profiles))
-        .add(Endpoint::new("/v1/uploads").post(handlers::create_upload))
-        .add(Endpoint::new("/v1/uploads/sign").post(handlers::sign));
+        .add(Endpoint::new("/v1/profiles").get(catalogue::profiles::<S>))
+        .add(Endpoint::new("/v1/uploads").post(handlers::create_upload::<S>))
+        .add(Endpoint::new("/v1/uploads/sign").post(handlers::sign::<S>));
 }

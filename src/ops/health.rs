@@ -4,6 +4,7 @@ use std::time::Duration;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::http::Has;
 use crate::spool::Spool;
 use crate::store::{DbHealth, DynStore, StoreError};
 
@@ -36,7 +37,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-pub async fn readyz(store: web::Data<DynStore>, readiness: web::Data<Readiness>) -> HttpResponse {
+pub async fn readyz<S: Has<DynStore> + Has<Readiness> + 'static>(state: web::Data<S>) -> HttpResponse {
+    let store: &DynStore = state.get();
+    let readiness: &Readiness = state.get();
     let backend = store.backend().as_str();
     let spool_depth = readiness.spool.depth();
     let problem = if !readiness.migrated() {

@@ -13,39 +13,40 @@ use std::net::SocketAddr;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Has, Routes};
 use crate::store::DynStore;
 
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<DynStore> + Has<Readiness> + Has<Metrics> + 'static {}
+
+impl<S> Needs for S where S: Has<DynStore> + Has<Readiness> + Has<Metrics> + 'static {}
+
 /// The operator routes on the API port; `/metrics` only when it has no address of its own.
-pub fn configure(routes: &mut Routes, serve_metrics: bool) {
+pub fn configure<S: Needs>(routes: &mut Routes, serve_metrics: bool) {
     // HEAD on the probes and the docs: load balancers and link checkers use it.
     routes
         .add(Endpoint::new("/healthz").get_and_head(health::healthz))
-        .add(Endpoint::new("/readyz").get_and_head(health::readyz))
+        .add(Endpoint::new("/readyz").get_and_head(health::readyz::<S>))
         .add(Endpoint::new("/openapi.yaml").get(docs::openapi_yaml))
         .add(Endpoint::new("/openapi.json").get(docs::openapi_json))
         .add(Endpoint::new("/docs").get_and_head(docs::docs))
         .add(Endpoint::new(docs::REDOC_ROUTE).get(docs::redoc_js));
     if serve_metrics {
-        routes.add(Endpoint::new("/metrics").get(scrape));
+        routes.add(Endpoint::new("/metrics").get(scrape::<S>));
     }
 }
 
 /// `/metrics` alone on `addr` (`ops.metrics_addr`): a scraper's port, kept off the public one.
 /// Started on the caller's runtime; it stops with the process.
-pub fn spawn_metrics_server(
+pub fn spawn_metrics_server<S: Needs + Send + Sync>(
     addr: SocketAddr,
-    metrics: web::Data<Metrics>,
-    readiness: web::Data<Readiness>,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
 ) -> std::io::Result<()> {
     let server: Server = HttpServer::new(move || {
         App::new()
-            .app_data(metrics.clone())
-            .app_data(readiness.clone())
-            .app_data(store.clone())
-            .service(web::resource("/metrics").route(web::get().to(scrape)))
-            .default_service(web::to(crate::routes::not_found))
+            .app_data(state.clone())
+            .service(web::resource("/metrics").route(web::get().to(scrape::<S>)))
+            .default_service(web::to(crate::http::not_found))
     })
     .workers(1)
     .bind(addr)?
@@ -55,11 +56,12 @@ pub fn spawn_metrics_server(
     Ok(())
 }
 
-async fn scrape(
-    metrics: web::Data<Metrics>,
-    readiness: web::Data<Readiness>,
-    store: web::Data<crate::store::DynStore>,
+async fn scrape<S: Has<Metrics> + Has<Readiness> + Has<DynStore> + 'static>(
+    state: web::Data<S>,
 ) -> actix_web::HttpResponse {
+    let metrics: &Metrics = state.get();
+    let readiness: &Readiness = state.get();
+    let store: &DynStore = state.get();
     metrics.spool_depth.set(readiness.spool_depth() as i64);
     let summary = tokio::time::timeout(std::time::Duration::from_secs(1), store.pending_summary()).await;
     if let Ok(Ok((pending, oldest))) = summary {

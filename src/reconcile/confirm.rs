@@ -8,13 +8,15 @@ use chrono::Utc;
 use super::settle::{SettleError, Settled, Settler};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::http::Has;
 use crate::store::{StoreError, UploadSource, UploadStatus};
 
-pub async fn complete(
+pub async fn complete<S: Has<Settler> + 'static>(
     user: AuthUser,
-    settler: web::Data<Settler>,
+    state: web::Data<S>,
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let settler: &Settler = state.get();
     let not_found = || ApiError::not_found("upload_not_found", "no such upload for this user");
     let record = match settler.store.get_upload(&upload_id).await {
         Ok(record) if record.user_id == user.user_id => record,

@@ -10,10 +10,15 @@ pub use ledger::Ledger;
 pub use reconciler::{PassReport, Reconciler};
 pub use settle::{Settled, Settler};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Has, Routes};
 
-pub fn configure(routes: &mut Routes) {
-    routes.add(Endpoint::new("/v1/uploads/{upload_id}/complete").post(confirm::complete));
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<Settler> + 'static {}
+
+impl<S> Needs for S where S: Has<Settler> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
+    routes.add(Endpoint::new("/v1/uploads/{upload_id}/complete").post(confirm::complete::<S>));
 }
 
 /// `upload-signer reconcile`: one pass, with the same completion path the server uses (the

@@ -9,6 +9,7 @@ use crate::auth::ApiKey;
 use crate::auth::AuthUser;
 use crate::credentials::quota::day_bounds;
 use crate::error::ApiError;
+use crate::http::Has;
 use crate::settings::{QuotaSettings, Settings};
 use crate::store::{
     DynStore, PageCursor, ProfileUsage, StatsGroup, StoreError, UploadFilter, UploadRecord, UploadVersion,
@@ -61,21 +62,23 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
-pub async fn list(
+pub async fn list<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require("uploads:read")?;
     let q = RecordsQuery::parse(RecordsRoute::List, req.query_string())?;
-    page(&store, q.filter()?, &q).await
+    page(store, q.filter()?, &q).await
 }
 
-pub async fn get(
+pub async fn get<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require("uploads:read")?;
     let record = store.get_record(&upload_id).await.map_err(store_error)?;
     let versions = store.upload_versions(&upload_id).await.map_err(store_error)?;
@@ -90,11 +93,12 @@ struct WithHistory {
     versions: Vec<UploadVersion>,
 }
 
-pub async fn stats(
+pub async fn stats<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require("uploads:read")?;
     let q = RecordsQuery::parse(RecordsRoute::Stats, req.query_string())?;
     let group = q.group()?;
@@ -110,11 +114,12 @@ pub async fn stats(
     Ok(HttpResponse::Ok().json(json!({ "groups": rows, "total": { "count": count, "bytes": bytes } })))
 }
 
-pub async fn export(
+pub async fn export<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require("uploads:read")?;
     let q = RecordsQuery::parse(RecordsRoute::Export, req.query_string())?;
     let format = match q.format.as_deref() {
@@ -136,27 +141,29 @@ pub async fn export(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"uploads.{}\"", format.extension()),
         ))
-        .streaming(export::stream(store.get_ref().clone(), filter, format)))
+        .streaming(export::stream(store.clone(), filter, format)))
 }
 
 /// `GET /v1/me/uploads`: the caller's own uploads, same filters and paging.
-pub async fn mine(
+pub async fn mine<S: Has<DynStore> + 'static>(
     user: AuthUser,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     let q = RecordsQuery::parse(RecordsRoute::Mine, req.query_string())?;
     let mut filter = q.filter()?;
     filter.user_id = Some(user.user_id);
-    page(&store, filter, &q).await
+    page(store, filter, &q).await
 }
 
 /// `GET /v1/me/uploads/{upload_id}`: one of the caller's own uploads.
-pub async fn mine_one(
+pub async fn mine_one<S: Has<DynStore> + 'static>(
     user: AuthUser,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     let record = store.get_record(&upload_id).await.map_err(store_error)?;
     if record.user_id != user.user_id {
         return Err(ApiError::not_found("upload_not_found", "no such upload"));
@@ -177,11 +184,12 @@ struct UsageItem {
 
 /// `GET /v1/me/usage`: what the caller has used of each profile (those with uploads, and those
 /// with a quota), counted as the quotas count it.
-pub async fn my_usage(
+pub async fn my_usage<S: Has<DynStore> + Has<Settings> + 'static>(
     user: AuthUser,
-    store: web::Data<DynStore>,
-    settings: web::Data<Settings>,
+    state: web::Data<S>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
+    let settings: &Settings = state.get();
     let now = chrono::Utc::now();
     let (day_start, resets_at) = day_bounds(now);
     let mut used: std::collections::BTreeMap<String, ProfileUsage> = store

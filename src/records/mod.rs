@@ -7,15 +7,22 @@ mod query;
 pub(crate) use handlers::{fetch_page, store_error};
 pub(crate) use query::{RecordsQuery, RecordsRoute};
 
-use crate::routes::{Endpoint, Routes};
+use crate::http::{Endpoint, Has, Routes};
+use crate::settings::Settings;
+use crate::store::DynStore;
 
-pub fn configure(routes: &mut Routes) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<DynStore> + Has<Settings> + 'static {}
+
+impl<S> Needs for S where S: Has<DynStore> + Has<Settings> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
-        .add(Endpoint::new("/v1/records/uploads").get(handlers::list))
-        .add(Endpoint::new("/v1/records/uploads/{upload_id}").get(handlers::get))
-        .add(Endpoint::new("/v1/records/stats").get(handlers::stats))
-        .add(Endpoint::new("/v1/records/export").get(handlers::export))
-        .add(Endpoint::new("/v1/me/uploads").get(handlers::mine))
-        .add(Endpoint::new("/v1/me/usage").get(handlers::my_usage))
-        .add(Endpoint::new("/v1/me/uploads/{upload_id}").get(handlers::mine_one));
+        .add(Endpoint::new("/v1/records/uploads").get(handlers::list::<S>))
+        .add(Endpoint::new("/v1/records/uploads/{upload_id}").get(handlers::get::<S>))
+        .add(Endpoint::new("/v1/records/stats").get(handlers::stats::<S>))
+        .add(Endpoint::new("/v1/records/export").get(handlers::export::<S>))
+        .add(Endpoint::new("/v1/me/uploads").get(handlers::mine::<S>))
+        .add(Endpoint::new("/v1/me/usage").get(handlers::my_usage::<S>))
+        .add(Endpoint::new("/v1/me/uploads/{upload_id}").get(handlers::mine_one::<S>));
 }

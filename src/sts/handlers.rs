@@ -7,8 +7,6 @@
 //! reports `ErrorCode` and `ErrorMessage` when `StatusCode` is not 200. The header path keeps the
 //! real HTTP status.
 
-use std::sync::Arc;
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,6 +15,7 @@ use serde::Serialize;
 use super::{SdkCredentials, StsService, UserScope};
 use crate::auth::{bearer_token, AuthError, Authenticator, API_KEY_PREFIX};
 use crate::error::ApiError;
+use crate::http::Has;
 
 #[derive(Serialize)]
 struct Success {
@@ -38,12 +37,13 @@ struct Failure<'a> {
     error_message: &'a str,
 }
 
-pub async fn credentials(
+pub async fn credentials<S: Has<StsService> + Has<Authenticator> + 'static>(
     req: HttpRequest,
-    sts: web::Data<StsService>,
-    auth: web::Data<Arc<Authenticator>>,
+    state: web::Data<S>,
 ) -> HttpResponse {
-    match answer(&req, &sts, &auth).await {
+    let sts: &StsService = state.get();
+    let auth: &Authenticator = state.get();
+    match answer(&req, sts, auth).await {
         Ok(success) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(success),

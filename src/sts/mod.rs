@@ -20,19 +20,25 @@ use serde::Serialize;
 
 pub use error::StsError;
 
+use crate::auth::Authenticator;
+use crate::http::{Endpoint, Has, Routes};
 use crate::profiles::{encode_user_id, Profile, Profiles};
-use crate::routes::{Endpoint, Routes};
 use crate::settings::{Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
 use cache::CredentialCache;
 use client::StsClient;
 
-/// `GET /v1/sts/credentials`. Needs `web::Data<StsService>` and `web::Data<Arc<Authenticator>>`.
+/// `GET /v1/sts/credentials`.
 /// Answers in the SDKs' error shape, so it checks its input itself (`input_guard`).
 pub const ROUTE: &str = "/v1/sts/credentials";
 
-pub fn configure(routes: &mut Routes) {
-    routes.add(Endpoint::new(ROUTE).get(handlers::credentials));
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<StsService> + Has<Authenticator> + 'static {}
+
+impl<S> Needs for S where S: Has<StsService> + Has<Authenticator> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
+    routes.add(Endpoint::new(ROUTE).get(handlers::credentials::<S>));
 }
 
 /// The four fields every SDK credential provider reads.

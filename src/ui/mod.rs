@@ -16,16 +16,21 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use self::chart::Metric;
 use self::html::{answer, bytes, document, esc};
 use crate::error::ApiError;
+use crate::http::{Endpoint, Has, Routes};
 use crate::ops::Readiness;
 use crate::records::{fetch_page, store_error, RecordsQuery, RecordsRoute};
-use crate::routes::{Endpoint, Routes};
 use crate::store::{DynStore, StatsGroup, UploadFilter, UploadRecord, UploadStatus};
 
 pub use session::COOKIE;
 
-pub fn configure(routes: &mut Routes) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<DynStore> + Has<Readiness> + 'static {}
+
+impl<S> Needs for S where S: Has<DynStore> + Has<Readiness> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
-        .add(Endpoint::new("/ui").get(dashboard))
+        .add(Endpoint::new("/ui").get(dashboard::<S>))
         .add(Endpoint::new("/ui/login").post(session::login))
         .add(Endpoint::new("/ui/logout").post(session::logout));
 }
@@ -46,11 +51,12 @@ fn filled_in(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn dashboard(
+async fn dashboard<S: Has<DynStore> + Has<Readiness> + 'static>(
     req: HttpRequest,
-    store: web::Data<DynStore>,
-    readiness: web::Data<Readiness>,
+    state: web::Data<S>,
 ) -> HttpResponse {
+    let store: &DynStore = state.get();
+    let readiness: &Readiness = state.get();
     let key = match session::signed_in(&req).await {
         Ok(key) => key,
         Err(sign_in) => return sign_in,
@@ -66,11 +72,11 @@ async fn dashboard(
         let filter = q.filter()?;
         let limit = q.limit.map_or(Ok(PAGE), |_| q.limit())?;
         let cursor = q.cursor()?;
-        let facts = facts(&store, &readiness).await?;
-        let chart = chart(&store, &filter).await?;
-        let (rows, next) = fetch_page(&store, &filter, cursor.as_ref(), limit).await?;
-        let pending = latest(&store, UploadStatus::Pending).await?;
-        let rejected = latest(&store, UploadStatus::Rejected).await?;
+        let facts = facts(store, readiness).await?;
+        let chart = chart(store, &filter).await?;
+        let (rows, next) = fetch_page(store, &filter, cursor.as_ref(), limit).await?;
+        let pending = latest(store, UploadStatus::Pending).await?;
+        let rejected = latest(store, UploadStatus::Rejected).await?;
         Ok::<String, ApiError>(format!(
             "{facts}{chart}{}{}{}",
             view.uploads(&rows, next.as_deref()),

@@ -9,7 +9,8 @@ use super::signature::generate_secret;
 use super::target::{self, TargetError, TargetPolicy};
 use crate::auth::ApiKey;
 use crate::error::ApiError;
-use crate::routes::Json;
+use crate::http::Has;
+use crate::http::Json;
 use crate::settings::Settings;
 use crate::store::webhooks::{EventType, WebhookEndpoint};
 use crate::store::{DynStore, StoreError};
@@ -121,21 +122,22 @@ struct Created<'a> {
     secret: &'a str,
 }
 
-pub async fn create(
+pub async fn create<S: Has<DynStore> + Has<Settings> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
-    settings: web::Data<Settings>,
+    state: web::Data<S>,
     body: Json<CreateEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
+    let settings: &Settings = state.get();
     key.require(SCOPE)?;
     let body = body.into_inner();
     let now = Utc::now();
     let endpoint = WebhookEndpoint {
         id: format!("whe_{}", uuid::Uuid::now_v7().simple()),
-        url: checked_url(&body.url, &settings).await?,
+        url: checked_url(&body.url, settings).await?,
         description: checked_description(body.description)?,
         event_types: checked_types(body.event_types)?,
-        profiles: checked_profiles(body.profiles, &settings)?,
+        profiles: checked_profiles(body.profiles, settings)?,
         secret: generate_secret(),
         previous_secret: None,
         previous_secret_until: None,
@@ -158,17 +160,22 @@ struct Items<T: Serialize> {
     items: Vec<T>,
 }
 
-pub async fn list(key: ApiKey, store: web::Data<DynStore>) -> Result<HttpResponse, ApiError> {
+pub async fn list<S: Has<DynStore> + 'static>(
+    key: ApiKey,
+    state: web::Data<S>,
+) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     let items = store.list_endpoints().await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(Items { items }))
 }
 
-pub async fn get(
+pub async fn get<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     let endpoint = store.get_endpoint(&id).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(endpoint))
@@ -185,18 +192,19 @@ pub struct UpdateEndpoint {
     enabled: Option<bool>,
 }
 
-pub async fn update(
+pub async fn update<S: Has<DynStore> + Has<Settings> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
-    settings: web::Data<Settings>,
+    state: web::Data<S>,
     id: web::Path<String>,
     body: Json<UpdateEndpoint>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
+    let settings: &Settings = state.get();
     key.require(SCOPE)?;
     let body = body.into_inner();
     let mut endpoint = store.get_endpoint(&id).await.map_err(store_error)?;
     if let Some(url) = body.url {
-        endpoint.url = checked_url(&url, &settings).await?;
+        endpoint.url = checked_url(&url, settings).await?;
     }
     if let Some(d) = body.description {
         endpoint.description = checked_description(d)?;
@@ -205,7 +213,7 @@ pub async fn update(
         endpoint.event_types = checked_types(types)?;
     }
     if let Some(profiles) = body.profiles {
-        endpoint.profiles = checked_profiles(profiles, &settings)?;
+        endpoint.profiles = checked_profiles(profiles, settings)?;
     }
     if let Some(enabled) = body.enabled {
         manage::set_enabled(&mut endpoint, enabled, "through the API");
@@ -215,11 +223,12 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(endpoint))
 }
 
-pub async fn delete(
+pub async fn delete<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     store.delete_endpoint(&id).await.map_err(store_error)?;
     tracing::info!(endpoint_id = %id, api_key = %key.id, "webhook endpoint deleted");
@@ -240,12 +249,13 @@ struct Rotated<'a> {
     previous_secret_until: Option<DateTime<Utc>>,
 }
 
-pub async fn rotate(
+pub async fn rotate<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     id: web::Path<String>,
     body: Json<Rotate>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     let overlap = body.overlap_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if overlap > MAX_OVERLAP_SECS {
@@ -277,12 +287,13 @@ pub struct AttemptsQuery {
     limit: Option<u32>,
 }
 
-pub async fn attempts(
+pub async fn attempts<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     id: web::Path<String>,
     query: web::Query<AttemptsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_ATTEMPTS_LIMIT).contains(&limit) {
@@ -310,12 +321,13 @@ struct Replayed {
 }
 
 /// Sends one event again, or every subscribed event of a time range, with the same event ids.
-pub async fn replay(
+pub async fn replay<S: Has<DynStore> + 'static>(
     key: ApiKey,
-    store: web::Data<DynStore>,
+    state: web::Data<S>,
     id: web::Path<String>,
     body: Json<Replay>,
 ) -> Result<HttpResponse, ApiError> {
+    let store: &DynStore = state.get();
     key.require(SCOPE)?;
     let selection = match body.into_inner() {
         Replay {
@@ -338,7 +350,7 @@ pub async fn replay(
             ))
         }
     };
-    let replayed = manage::replay(&store, &id, selection)
+    let replayed = manage::replay(store, &id, selection)
         .await
         .map_err(manage_error)?;
     Ok(HttpResponse::Accepted().json(Replayed {

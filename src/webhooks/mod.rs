@@ -15,28 +15,34 @@ use std::sync::Arc;
 
 use actix_web::http::Method;
 
+use crate::http::{Endpoint, Has, Routes};
 use crate::ops::Metrics;
-use crate::routes::{Endpoint, Routes};
 use crate::settings::Settings;
 use crate::store::DbHealth;
+use crate::store::DynStore;
 use crate::tasks::BackgroundTasks;
 
-pub fn configure(routes: &mut Routes) {
+/// What these routes' handlers take from the app's state (each handler names its own part).
+pub trait Needs: Has<DynStore> + Has<Settings> + 'static {}
+
+impl<S> Needs for S where S: Has<DynStore> + Has<Settings> + 'static {}
+
+pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
         .add(
             Endpoint::new("/v1/webhooks/endpoints")
-                .get(handlers::list)
-                .post(handlers::create),
+                .get(handlers::list::<S>)
+                .post(handlers::create::<S>),
         )
         .add(
             Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}")
-                .get(handlers::get)
-                .on(Method::PATCH, handlers::update)
-                .on(Method::DELETE, handlers::delete),
+                .get(handlers::get::<S>)
+                .on(Method::PATCH, handlers::update::<S>)
+                .on(Method::DELETE, handlers::delete::<S>),
         )
-        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/rotate-secret").post(handlers::rotate))
-        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/attempts").get(handlers::attempts))
-        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/replay").post(handlers::replay));
+        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/rotate-secret").post(handlers::rotate::<S>))
+        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/attempts").get(handlers::attempts::<S>))
+        .add(Endpoint::new("/v1/webhooks/endpoints/{endpoint_id}/replay").post(handlers::replay::<S>));
 }
 
 /// Starts this instance's delivery worker, when `webhooks.deliver`.

@@ -10,8 +10,8 @@ use actix_web::{mime, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use super::input_errors;
 use crate::error::ApiError;
-use crate::input_errors;
 
 pub struct Json<T>(pub T);
 
