@@ -1,11 +1,10 @@
-//! Refuses, before any handler runs, a path or query string that decodes to a NUL byte or to
+//! Finds, before any handler runs, a path or query string that decodes to a NUL byte or to
 //! invalid UTF-8. Postgres cannot store or compare text holding U+0000 (a query with one fails),
 //! and serde decodes invalid UTF-8 lossily into U+FFFD, so either would otherwise reach a handler
-//! as a value the client never sent: one check here covers every route and parameter.
+//! as a value the client never sent: one check covers every route and parameter. The edge runs it
+//! on every request (`middleware::unusable_input`); a route with an error shape of its own runs it
+//! itself.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use percent_encoding::percent_decode;
 
 use crate::error::ApiError;
@@ -44,19 +43,6 @@ pub fn check(path: &str, query: &str) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// Routes that answer errors in a shape of their own run `check` themselves.
-const OWN_ERROR_SHAPE: &[&str] = &[crate::sts::ROUTE];
-
-pub async fn refuse_unusable_input(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !OWN_ERROR_SHAPE.contains(&req.path()) {
-        check(req.uri().path(), req.query_string())?;
-    }
-    next.call(req).await
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub mod telemetry;
 pub mod ui;
 pub mod webhooks;
 
+#[cfg(test)]
+mod walls;
+
 // The workspace's other members, under the paths they had as modules.
 pub use upload_signer_emulator as emulator;
 pub use upload_signer_signing as signing;

@@ -7,6 +7,9 @@
 //!   (`ErrorHandlers` for answers, a `from_fn` for errors that come back without their request);
 //! - `catch_panic`: a handler's panic becomes the standard 500.
 //!
+//! Inside the edge, `startup` also wraps CORS and `unusable_input` (a NUL or invalid UTF-8 in the
+//! path or query is refused before any handler runs).
+//!
 //! An answer built after the request is gone (a panic, an inner service's error) travels as an
 //! error carrying its finished response; each middleware that reads or changes such an answer
 //! takes it out of the error and puts it back ([`finished`], [`carried`]).
@@ -20,6 +23,7 @@ pub mod catch_panic;
 pub mod json_errors;
 pub mod metrics;
 pub mod request_id;
+pub mod unusable_input;
 
 pub use request_id::REQUEST_ID_HEADER;
 

@@ -143,7 +143,7 @@ impl Application {
         }
         let mut server = HttpServer::new(move || {
             let app = App::new()
-                .wrap(from_fn(crate::input_guard::refuse_unusable_input))
+                .wrap(from_fn(middleware::unusable_input::refuse))
                 .wrap(cors(&state.settings.server.cors_allowed_origins));
             middleware::edge!(app, state.metrics.clone().into_inner())
                 .app_data(http::json_config(state.settings.server.max_body_bytes))
