@@ -251,15 +251,18 @@ impl QueryBuilder {
 
     pub fn stats(&mut self, f: &UploadFilter, group: StatsGroup) {
         let day = self.dialect.day(f.time_column());
-        let key = match group {
-            StatsGroup::Day => day.as_str(),
-            StatsGroup::Profile => "profile",
-            StatsGroup::User => "user_id",
-            StatsGroup::Status => "status",
-            StatsGroup::Source => "COALESCE(source, 'none')",
+        // What rows are grouped by, and the group's name as answered (a function of the former).
+        let (key, name) = match group {
+            StatsGroup::Day => (day.clone(), self.dialect.day_text(&day)),
+            StatsGroup::Profile => ("profile".into(), "profile".into()),
+            StatsGroup::User => ("user_id".into(), "user_id".into()),
+            StatsGroup::Status => ("status".into(), "status".into()),
+            StatsGroup::Source => ("source".into(), "COALESCE(source, 'none')".into()),
         };
-        self.sql = format!("SELECT {key} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM uploads");
+        self.sql = format!(
+            "SELECT {name} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM uploads"
+        );
         self.filters(f);
-        self.sql.push_str(" GROUP BY grp ORDER BY grp");
+        self.sql.push_str(&format!(" GROUP BY {key} ORDER BY grp"));
     }
 }

@@ -27,8 +27,11 @@ use chrono::{DateTime, Utc};
 /// The few SQL fragments the backends write differently.
 #[derive(Debug, Clone, Copy)]
 pub struct Dialect {
-    /// `column` (a timestamp) as `YYYY-MM-DD` text in UTC, written with `{col}`.
+    /// `column` (a timestamp) cut to its day in UTC, written with `{col}`: what statistics by day
+    /// group by.
     pub day: &'static str,
+    /// That day (`{day}`, as [`Self::day`] writes it) as `YYYY-MM-DD` text, once per group.
+    pub day_text: &'static str,
     /// Appended to each side of a text comparison that must be bytewise (Postgres compares by
     /// the database's collation unless told otherwise).
     pub bytewise: &'static str,
@@ -47,6 +50,10 @@ pub struct Dialect {
 impl Dialect {
     pub fn day(&self, column: &str) -> String {
         self.day.replace("{col}", column)
+    }
+
+    pub fn day_text(&self, day: &str) -> String {
+        self.day_text.replace("{day}", day)
     }
 
     pub fn id_rows(&self, placeholder: &str) -> String {

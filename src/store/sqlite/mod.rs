@@ -21,6 +21,7 @@ use crate::settings::DatabaseSettings;
 pub(super) const DIALECT: Dialect = Dialect {
     // Times are `YYYY-MM-DDTHH:MM:SS.ffffffZ` text (see `time`): the day is the first ten bytes.
     day: "substr({col}, 1, 10)",
+    day_text: "{day}",
     // SQLite compares text bytewise (BINARY) already.
     bytewise: "",
     // One writer at a time: the `UPDATE` of a lease is its own lock.
