@@ -30,6 +30,8 @@ pub struct AccessTokens {
     current_kid: String,
     keys: HashMap<String, Key>,
     ttl: Duration,
+    /// What `verify` checks, built once: `Validation` holds hash sets, costly to fill per request.
+    validation: Validation,
 }
 
 impl AccessTokens {
@@ -46,12 +48,18 @@ impl AccessTokens {
                 (kid, key)
             })
             .collect();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&settings.auth.issuer]);
+        validation.set_audience(&[&settings.auth.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
         Ok(AccessTokens {
             issuer: settings.auth.issuer.clone(),
             audience: settings.auth.audience.clone(),
             current_kid: settings.auth.current_kid.clone(),
             keys,
             ttl: Duration::seconds(settings.auth.access_ttl_secs as i64),
+            validation,
         })
     }
 
@@ -92,12 +100,7 @@ impl AccessTokens {
         }
         let kid = header.kid.ok_or(AuthError::Invalid("token has no key id"))?;
         let key = self.keys.get(&kid).ok_or(AuthError::Invalid("unknown key id"))?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-        decode::<AccessClaims>(token, &key.decoding, &validation)
+        decode::<AccessClaims>(token, &key.decoding, &self.validation)
             .map(|data| Some(data.claims))
             .map_err(map_jwt_error)
     }

@@ -29,7 +29,15 @@ pub(crate) const URI_COMPONENT: &AsciiSet = &RFC3986
 pub(crate) const URI_PATH: &AsciiSet = &URI_COMPONENT.remove(b'/');
 
 pub(crate) fn encode(s: &str, set: &'static AsciiSet) -> String {
-    utf8_percent_encode(s, set).to_string()
+    let mut out = String::with_capacity(s.len());
+    encode_into(&mut out, s, set);
+    out
+}
+
+/// Appends the encoding of `s` to `out`: chunks are pushed as they come, without the formatting
+/// machinery of `to_string` or a string per value (URLs and canonical requests encode many).
+pub(crate) fn encode_into(out: &mut String, s: &str, set: &'static AsciiSet) {
+    out.extend(utf8_percent_encode(s, set));
 }
 
 /// Constant-time equality, so a forger cannot learn a signature byte by byte from timing.
@@ -49,11 +57,19 @@ pub(crate) fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
+pub(crate) type HmacSha256 = Hmac<sha2::Sha256>;
+
 pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length: new_from_slice cannot fail here.
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac = hmac_sha256_keyed(key);
     mac.update(msg);
     mac.finalize().into_bytes().into()
+}
+
+/// An HMAC-SHA256 keyed with `key`, to clone for each message under a key that stays: keying
+/// hashes both pads (two compressions), a clone copies the state.
+pub(crate) fn hmac_sha256_keyed(key: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length: new_from_slice cannot fail here.
+    HmacSha256::new_from_slice(key).expect("HMAC takes any key length")
 }
 
 /// First header with this name, compared case-insensitively.

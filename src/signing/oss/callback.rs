@@ -222,21 +222,30 @@ impl CallbackVars {
 
     /// `{"x:a":"1","x:b":"2"}` in insertion order, compact, raw UTF-8.
     pub fn to_json(&self) -> String {
-        let members: Vec<String> = self
-            .0
-            .iter()
-            .map(|(k, v)| {
-                // Serialising a &str cannot fail.
-                let k = serde_json::to_string(k).unwrap_or_default();
-                let v = serde_json::to_string(v).unwrap_or_default();
-                format!("{k}:{v}")
-            })
-            .collect();
-        format!("{{{}}}", members.join(","))
+        // Only strings serde_json wrote and ASCII punctuation: always UTF-8.
+        String::from_utf8(self.json_bytes()).unwrap_or_default()
+    }
+
+    /// The JSON in one buffer (issuing a credential with variables writes it each time).
+    fn json_bytes(&self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(2 + self.0.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>());
+        out.push(b'{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, v);
+        }
+        out.push(b'}');
+        out
     }
 
     pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.to_json())
+        STANDARD.encode(self.json_bytes())
     }
 
     /// Read a `callback-var` parameter. Order follows the JSON map (sorted by name), which no

@@ -4,6 +4,8 @@
 //! A literal `$` inside a policy value is written `\$` (OSS treats `$` as a field reference), so the
 //! text we emit for such values is not strict JSON; the parser undoes that escape before reading.
 
+use std::io::Write;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -35,56 +37,126 @@ pub struct PostPolicy {
     pub conditions: Vec<Condition>,
 }
 
-/// A JSON string literal with `$` escaped as OSS requires. serde_json never emits `$` as part of an
-/// escape sequence, so a plain replacement is exact. Raw UTF-8 is kept, as `JSON.stringify` does.
-fn json_str(s: &str) -> String {
-    // Serialising a &str cannot fail; an empty literal would only make the policy fail closed.
-    serde_json::to_string(s).unwrap_or_default().replace('$', "\\$")
+/// Appends a JSON string literal with `$` escaped as OSS requires. serde_json never emits `$` as
+/// part of an escape sequence, so escaping each `$` it wrote is exact. Raw UTF-8 is kept, as
+/// `JSON.stringify` does.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Most values (base64, keys, names) hold nothing to escape: copied as they are, the same bytes
+    // serde_json would write. A fold without early exit, so the check runs over whole words.
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b != b'$')
+    });
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let start = out.len();
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+    if s.contains('$') {
+        let quoted = out.split_off(start);
+        for b in quoted {
+            if b == b'$' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+    }
 }
 
 /// A field reference: the `$` marker stays literal, the name itself is escaped like any value.
-fn field_ref(field: &str) -> String {
+fn push_field_ref(out: &mut Vec<u8>, field: &str) {
     let name = field.strip_prefix('$').unwrap_or(field);
-    let quoted = json_str(name);
-    format!("\"${}", quoted.strip_prefix('"').unwrap_or(&quoted))
+    let start = out.len();
+    push_json_str(out, name);
+    out.insert(start + 1, b'$');
 }
 
-fn json_list(values: &[String]) -> String {
-    let items: Vec<String> = values.iter().map(|v| json_str(v)).collect();
-    format!("[{}]", items.join(","))
+fn push_json_list(out: &mut Vec<u8>, values: &[String]) {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, v);
+    }
+    out.push(b']');
+}
+
+/// `["op","$field",` of an operator condition; the caller writes the argument and the `]`.
+fn push_op(out: &mut Vec<u8>, op: &str, field: &str) {
+    out.extend_from_slice(b"[\"");
+    out.extend_from_slice(op.as_bytes());
+    out.extend_from_slice(b"\",");
+    push_field_ref(out, field);
+    out.push(b',');
 }
 
 impl Condition {
-    fn to_json(&self) -> String {
+    fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Condition::Exact(f, v) => format!("{{{}:{}}}", json_str(f), json_str(v)),
-            Condition::Eq(f, v) => format!("[\"eq\",{},{}]", field_ref(f), json_str(v)),
+            Condition::Exact(f, v) => {
+                out.push(b'{');
+                push_json_str(out, f);
+                out.push(b':');
+                push_json_str(out, v);
+                out.push(b'}');
+                return;
+            }
+            Condition::Eq(f, v) => {
+                push_op(out, "eq", f);
+                push_json_str(out, v);
+            }
             Condition::StartsWith(f, v) => {
-                format!("[\"starts-with\",{},{}]", field_ref(f), json_str(v))
+                push_op(out, "starts-with", f);
+                push_json_str(out, v);
             }
             Condition::ContentLengthRange(min, max) => {
-                format!("[\"content-length-range\",{min},{max}]")
+                // Writing into a Vec cannot fail.
+                let _ = write!(out, "[\"content-length-range\",{min},{max}");
             }
-            Condition::In(f, vs) => format!("[\"in\",{},{}]", field_ref(f), json_list(vs)),
-            Condition::NotIn(f, vs) => format!("[\"not-in\",{},{}]", field_ref(f), json_list(vs)),
+            Condition::In(f, vs) => {
+                push_op(out, "in", f);
+                push_json_list(out, vs);
+            }
+            Condition::NotIn(f, vs) => {
+                push_op(out, "not-in", f);
+                push_json_list(out, vs);
+            }
         }
+        out.push(b']');
     }
 }
 
 impl PostPolicy {
     /// Compact JSON, byte-identical to ali-oss (`JSON.stringify`, millisecond `.000Z` expiration).
     pub fn to_json(&self) -> String {
-        let conditions: Vec<String> = self.conditions.iter().map(Condition::to_json).collect();
-        format!(
-            "{{\"expiration\":\"{}\",\"conditions\":[{}]}}",
-            self.expiration.to_rfc3339_opts(SecondsFormat::Millis, true),
-            conditions.join(",")
-        )
+        // Only strings serde_json escaped and ASCII punctuation went in: always UTF-8.
+        String::from_utf8(self.json_bytes()).unwrap_or_default()
+    }
+
+    /// The JSON written into one buffer, each condition in place: this runs for every credential.
+    fn json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + 160 * self.conditions.len());
+        out.extend_from_slice(b"{\"expiration\":\"");
+        let expiration = self.expiration.to_rfc3339_opts(SecondsFormat::Millis, true);
+        out.extend_from_slice(expiration.as_bytes());
+        out.extend_from_slice(b"\",\"conditions\":[");
+        for (i, c) in self.conditions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            c.write_json(&mut out);
+        }
+        out.extend_from_slice(b"]}");
+        out
     }
 
     /// The `policy` form field: standard base64 of the JSON. This exact string is what gets signed.
     pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.to_json())
+        STANDARD.encode(self.json_bytes())
     }
 
     /// Decode a base64 policy the way OSS reads it, for evaluation by the emulator.

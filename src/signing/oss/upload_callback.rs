@@ -40,19 +40,16 @@ pub fn body_template(body_type: CallbackBodyType, token: &str, var_names: &[&str
             // OSS quotes substituted values itself; the token is a literal JSON string.
             out.push('{');
             for (prefix, field, var) in fields {
-                let name = match prefix {
-                    Some(p) => json_string(&format!("{p}{field}")),
-                    None => json_string(field),
-                };
-                out.push_str(&name);
+                let prefix = prefix.unwrap_or_default();
+                push_json_string(&mut out, &[prefix, field]);
                 out.push_str(":${");
-                out.push_str(prefix.unwrap_or_default());
+                out.push_str(prefix);
                 out.push_str(var);
                 out.push_str("},");
             }
-            out.push_str(&json_string(TOKEN_FIELD));
+            push_json_string(&mut out, &[TOKEN_FIELD]);
             out.push(':');
-            out.push_str(&json_string(token));
+            push_json_string(&mut out, &[token]);
             out.push('}');
         }
         CallbackBodyType::FormUrlEncoded => {
@@ -73,6 +70,20 @@ pub fn body_template(body_type: CallbackBodyType, token: &str, var_names: &[&str
 
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Appends the JSON string literal of the concatenated `parts`. Field names and tokens are
+/// printable ASCII without `"` or `\`, which JSON takes as they are (serde_json writes them so
+/// too); anything else goes through serde_json.
+fn push_json_string(out: &mut String, parts: &[&str]) {
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if parts.iter().all(|p| plain(p)) {
+        out.push('"');
+        parts.iter().for_each(|p| out.push_str(p));
+        out.push('"');
+    } else {
+        out.push_str(&json_string(&parts.concat()));
+    }
 }
 
 /// The token literal inside a template we issued, if any.

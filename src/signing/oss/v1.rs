@@ -11,7 +11,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use crate::common::{
-    ct_eq, encode, header, hmac_sha1, parse_query, query_value, split_bucket_key, URI_COMPONENT, URI_PATH,
+    ct_eq, encode_into, header, hmac_sha1, parse_query, query_value, split_bucket_key, URI_COMPONENT,
+    URI_PATH,
 };
 use crate::{IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS};
 
@@ -377,19 +378,21 @@ pub fn presign_url(p: &PresignV1) -> String {
     }
     .build();
     let signature = sign(p.secret, &string_to_sign);
-    let mut url = format!(
-        "{}/{}?OSSAccessKeyId={}&Expires={}&Signature={}",
-        p.origin.trim_end_matches('/'),
-        encode(p.key, URI_PATH),
-        encode(p.access_key_id, URI_COMPONENT),
-        expires,
-        encode(&signature, URI_COMPONENT)
-    );
+    let mut url = String::with_capacity(string_to_sign.len() * 2 + 128);
+    url.push_str(p.origin.trim_end_matches('/'));
+    url.push('/');
+    encode_into(&mut url, p.key, URI_PATH);
+    url.push_str("?OSSAccessKeyId=");
+    encode_into(&mut url, p.access_key_id, URI_COMPONENT);
+    url.push_str("&Expires=");
+    url.push_str(&expires);
+    url.push_str("&Signature=");
+    encode_into(&mut url, &signature, URI_COMPONENT);
     for (k, v) in subs {
         url.push('&');
         url.push_str(k);
         url.push('=');
-        url.push_str(&encode(v, URI_COMPONENT));
+        encode_into(&mut url, v, URI_COMPONENT);
     }
     url
 }
@@ -480,6 +483,7 @@ pub fn verify_request(
 mod tests {
     use super::*;
     use crate::callback::{CallbackBodyType, CallbackParam, CallbackVars};
+    use crate::common::encode;
     use crate::fixtures::{ali_oss, borrow, cases, check, field, lookup, oss2, parts, unix, AK, SECRET};
     use chrono::Duration;
     use serde_json::Value;

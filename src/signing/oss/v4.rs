@@ -7,12 +7,13 @@
 //! additional header names (`;`)\nUNSIGNED-PAYLOAD
 //! ```
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
 
 use crate::common::{
-    ct_eq, encode, header, hmac_sha256, parse_query, query_value, split_bucket_key, RFC3986, RFC3986_PATH,
-    URI_COMPONENT, URI_PATH,
+    ct_eq, encode, encode_into, header, hmac_sha256, hmac_sha256_keyed, parse_query, query_value,
+    split_bucket_key, HmacSha256, RFC3986, RFC3986_PATH, URI_COMPONENT, URI_PATH,
 };
 use crate::policy::Condition;
 use crate::{IncomingRequest, Result, SignatureVersion, SigningError, VerifiedRequest, MAX_CLOCK_SKEW_SECS};
@@ -27,12 +28,36 @@ const X_OSS_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
 /// `YYYYMMDDTHHMMSSZ`, the `x-oss-date` format.
 pub fn x_oss_date(at: DateTime<Utc>) -> String {
-    at.format(X_OSS_DATE_FORMAT).to_string()
+    let mut out = date_stamp(at);
+    out.push('T');
+    for n in [at.hour(), at.minute(), at.second()] {
+        push_digits(&mut out, n, 2);
+    }
+    out.push('Z');
+    out
 }
 
 /// `YYYYMMDD`, the date in the credential scope.
 pub fn date_stamp(at: DateTime<Utc>) -> String {
-    at.format("%Y%m%d").to_string()
+    // Written digit by digit: chrono's `format` parses its pattern on every call, and every
+    // credential needs these strings several times. Years past 9999 (or before year 0) carry a
+    // sign in chrono's `%Y`; they keep its rendering.
+    if !(0..=9999).contains(&at.year()) {
+        return at.format("%Y%m%d").to_string();
+    }
+    let mut out = String::with_capacity(16);
+    push_digits(&mut out, at.year() as u32, 4);
+    push_digits(&mut out, at.month(), 2);
+    push_digits(&mut out, at.day(), 2);
+    out
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (n / 10u32.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
 }
 
 fn parse_x_oss_date(s: &str) -> Result<DateTime<Utc>> {
@@ -41,21 +66,40 @@ fn parse_x_oss_date(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|_| SigningError::invalid("x-oss-date", s))
 }
 
-/// The day's signing key, remembered per thread for the last (secret, day, region): it changes
-/// once a day, and deriving it is four HMACs, as much work as the rest of a V4 signature.
-pub fn signing_key(secret: &str, yyyymmdd: &str, region: &str) -> [u8; 32] {
-    type Memo = Option<(String, String, String, [u8; 32])>;
+/// The day's signing key, and an HMAC already keyed with it.
+struct DayKey {
+    secret: String,
+    day: String,
+    region: String,
+    key: [u8; 32],
+    mac: HmacSha256,
+}
+
+/// Runs `f` on the day's key for (secret, day, region), remembered per thread for the last one:
+/// it changes once a day, and deriving it is four HMACs, as much work as the rest of a V4
+/// signature. The keyed HMAC is kept too: keying one costs two more compressions, a clone none.
+fn with_day_key<R>(secret: &str, yyyymmdd: &str, region: &str, f: impl FnOnce(&DayKey) -> R) -> R {
     thread_local! {
-        static LAST: std::cell::RefCell<Memo> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<Option<DayKey>> = const { std::cell::RefCell::new(None) };
     }
     LAST.with_borrow_mut(|last| match last {
-        Some((s, d, r, key)) if s == secret && d == yyyymmdd && r == region => *key,
+        Some(k) if k.secret == secret && k.day == yyyymmdd && k.region == region => f(k),
         _ => {
             let key = derive_signing_key(secret, yyyymmdd, region);
-            *last = Some((secret.to_owned(), yyyymmdd.to_owned(), region.to_owned(), key));
-            key
+            f(last.insert(DayKey {
+                secret: secret.to_owned(),
+                day: yyyymmdd.to_owned(),
+                region: region.to_owned(),
+                key,
+                mac: hmac_sha256_keyed(&key),
+            }))
         }
     })
+}
+
+/// The day's signing key (see `with_day_key`).
+pub fn signing_key(secret: &str, yyyymmdd: &str, region: &str) -> [u8; 32] {
+    with_day_key(secret, yyyymmdd, region, |k| k.key)
 }
 
 /// HMAC chain `"aliyun_v4" + secret` -> date -> region -> `oss` -> `aliyun_v4_request`.
@@ -120,10 +164,9 @@ pub fn string_to_sign(x_oss_date: &str, region: &str, canonical_request: &str) -
 
 /// Hex HMAC-SHA256 of a string-to-sign with the day's signing key: the one V4 signature primitive.
 pub fn sign(secret: &str, yyyymmdd: &str, region: &str, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(
-        &signing_key(secret, yyyymmdd, region),
-        string_to_sign.as_bytes(),
-    ))
+    let mut mac = with_day_key(secret, yyyymmdd, region, |k| k.mac.clone());
+    mac.update(string_to_sign.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// PostObject `x-oss-signature`: the base64 policy is the string to sign.
@@ -207,30 +250,46 @@ pub struct CanonicalRequest<'a> {
 
 impl CanonicalRequest<'_> {
     pub fn canonical_uri(&self) -> String {
+        let mut out = String::new();
+        self.push_canonical_uri(&mut out);
+        out
+    }
+
+    fn push_canonical_uri(&self, out: &mut String) {
         match self.bucket {
-            Some(bucket) => encode(&format!("/{bucket}/{}", self.key), RFC3986_PATH),
-            None => "/".to_owned(),
+            Some(bucket) => {
+                out.push('/');
+                encode_into(out, bucket, RFC3986_PATH);
+                out.push('/');
+                encode_into(out, self.key, RFC3986_PATH);
+            }
+            None => out.push('/'),
         }
     }
 
     pub fn canonical_query(&self) -> String {
+        let mut out = String::new();
+        self.push_canonical_query(&mut out);
+        out
+    }
+
+    fn push_canonical_query(&self, out: &mut String) {
         let mut pairs: Vec<(String, String)> = self
             .query
             .iter()
             .map(|(k, v)| (encode(k, RFC3986), encode(v, RFC3986)))
             .collect();
         pairs.sort();
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.push_str(k);
+            if !v.is_empty() {
+                out.push('=');
+                out.push_str(v);
+            }
+        }
     }
 
     pub fn build(&self) -> Result<String> {
@@ -253,17 +312,27 @@ impl CanonicalRequest<'_> {
             ));
         }
         signed.sort_by(|a, b| a.0.cmp(&b.0));
-        let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
         let payload = header(self.headers, "x-oss-content-sha256").unwrap_or(UNSIGNED_PAYLOAD);
-        Ok(format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            self.method,
-            self.canonical_uri(),
-            self.canonical_query(),
-            canonical_headers,
-            additional.join(";"),
-            payload
-        ))
+        // One buffer for the whole request: a presigned URL's query carries the callback, KBs
+        // (at most three bytes per byte once encoded).
+        let query_len: usize = self.query.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+        let mut out = String::with_capacity(512 + query_len);
+        out.push_str(self.method);
+        out.push('\n');
+        self.push_canonical_uri(&mut out);
+        out.push('\n');
+        self.push_canonical_query(&mut out);
+        out.push('\n');
+        for (name, value) in &signed {
+            for part in [name.as_str(), ":", value, "\n"] {
+                out.push_str(part);
+            }
+        }
+        out.push('\n');
+        out.push_str(&additional.join(";"));
+        out.push('\n');
+        out.push_str(payload);
+        Ok(out)
     }
 }
 
@@ -326,14 +395,18 @@ pub fn presign_url(p: &PresignV4) -> Result<String> {
         p.region,
         &string_to_sign(&date, p.region, &canonical),
     );
-    let mut url = format!("{}/{}?", p.origin.trim_end_matches('/'), encode(p.key, URI_PATH));
+    let mut url = String::with_capacity(canonical.len() + 256);
+    url.push_str(p.origin.trim_end_matches('/'));
+    url.push('/');
+    encode_into(&mut url, p.key, URI_PATH);
+    url.push('?');
     for (k, v) in query
         .iter()
         .chain([("x-oss-signature", signature.as_str())].iter())
     {
-        url.push_str(&encode(k, URI_COMPONENT));
+        encode_into(&mut url, k, URI_COMPONENT);
         url.push('=');
-        url.push_str(&encode(v, URI_COMPONENT));
+        encode_into(&mut url, v, URI_COMPONENT);
         url.push('&');
     }
     url.pop();
