@@ -55,16 +55,7 @@ fn new_upload_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-pub async fn create_upload<
-    S: Has<Issuer>
-        + Has<Settings>
-        + Has<DynStore>
-        + Has<Metrics>
-        + Has<IssuanceLimiter>
-        + Has<Ledger>
-        + Has<StsService>
-        + 'static,
->(
+pub async fn create_upload<S: super::Needs>(
     user: AuthUser,
     state: web::Data<S>,
     body: Json<UploadRequest>,
