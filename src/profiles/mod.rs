@@ -11,7 +11,7 @@ use chrono::Duration;
 
 pub use key_template::{encode_user_id, extension_for, KeyContext, KeyTemplate, MAX_KEY_BYTES};
 
-use crate::settings::{ProfileSettings, QuotaSettings, Settings, SettingsError};
+use crate::settings::{ProfileSettings, Settings, SettingsError};
 use crate::signing::{CallbackBodyType, SignatureVersion};
 
 #[derive(Debug)]
@@ -38,7 +38,6 @@ pub struct Profile {
     pub sts: bool,
     /// Whether each upload's first bytes are read to check its declared type.
     pub check_content: bool,
-    pub quota: QuotaSettings,
     /// Part size for resumable uploads; `None`: the profile takes single uploads only.
     pub part_size: Option<u64>,
 }
@@ -84,7 +83,6 @@ impl Profile {
             ledger: s.ledger,
             sts: s.sts,
             check_content: s.check_content,
-            quota: s.quota.clone(),
             part_size: s.multipart.then_some(s.part_size_bytes),
         })
     }
