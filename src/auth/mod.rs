@@ -37,12 +37,9 @@ pub use passwords::PasswordError;
 pub use tokens::{AccessClaims, AccessTokens};
 pub use usernames::{Username, UsernameError};
 
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<Accounts> + 'static {}
-
-impl<S> Needs for S where S: Has<Accounts> + 'static {}
+crate::http::needs!(Accounts);
 
 /// `/v1/auth/*` and `/v1/me`.
 pub fn configure<S: Needs>(routes: &mut Routes) {

@@ -12,12 +12,9 @@ pub use receive::CallbackService;
 
 use actix_web::web;
 
-use crate::http::{BodyLimit, Endpoint, Has, Routes};
+use crate::http::{BodyLimit, Endpoint, Routes};
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<CallbackService> + 'static {}
-
-impl<S> Needs for S where S: Has<CallbackService> + 'static {}
+crate::http::needs!(CallbackService);
 
 pub fn configure<S: Needs>(routes: &mut Routes, path: &str, max_body_bytes: usize) {
     routes.add(

@@ -11,37 +11,22 @@ pub use error::CredentialError;
 pub use handlers::IssuanceLimiter;
 pub use issue::{Issuer, UploadCredential, UploadRequest};
 
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::ops::Metrics;
 use crate::reconcile::Ledger;
 use crate::settings::Settings;
 use crate::store::DynStore;
 use crate::sts::StsService;
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs:
-    Has<Issuer>
-    + Has<Settings>
-    + Has<DynStore>
-    + Has<Metrics>
-    + Has<IssuanceLimiter>
-    + Has<Ledger>
-    + Has<StsService>
-    + 'static
-{
-}
-
-impl<S> Needs for S where
-    S: Has<Issuer>
-        + Has<Settings>
-        + Has<DynStore>
-        + Has<Metrics>
-        + Has<IssuanceLimiter>
-        + Has<Ledger>
-        + Has<StsService>
-        + 'static
-{
-}
+crate::http::needs!(
+    Issuer,
+    Settings,
+    DynStore,
+    Metrics,
+    IssuanceLimiter,
+    Ledger,
+    StsService
+);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes

@@ -14,6 +14,7 @@ mod json;
 mod state;
 
 pub use json::Json;
+pub(crate) use state::needs;
 pub use state::Has;
 
 /// Where the app's routes are registered. It records each `(method, path)` it adds, so the

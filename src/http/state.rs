@@ -8,3 +8,16 @@
 pub trait Has<T: ?Sized> {
     fn get(&self) -> &T;
 }
+
+/// Declares a capability's `pub trait Needs`, what its routes' handlers take from the app's state
+/// (each handler names its own part), and implements it for every state that has those parts:
+/// the list is written once.
+macro_rules! needs {
+    ($($part:ty),+ $(,)?) => {
+        /// What these routes' handlers take from the app's state (each handler names its own part).
+        pub trait Needs: $($crate::http::Has<$part> +)+ 'static {}
+
+        impl<S> Needs for S where S: $($crate::http::Has<$part> +)+ 'static {}
+    };
+}
+pub(crate) use needs;

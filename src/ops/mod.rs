@@ -16,10 +16,7 @@ use actix_web::{web, App, HttpServer};
 use crate::http::{Endpoint, Has, Routes};
 use crate::store::DynStore;
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<DynStore> + Has<Readiness> + Has<Metrics> + 'static {}
-
-impl<S> Needs for S where S: Has<DynStore> + Has<Readiness> + Has<Metrics> + 'static {}
+crate::http::needs!(DynStore, Readiness, Metrics);
 
 /// The operator routes on the API port; `/metrics` only when it has no address of its own.
 pub fn configure<S: Needs>(routes: &mut Routes, serve_metrics: bool) {

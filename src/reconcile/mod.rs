@@ -10,12 +10,9 @@ pub use ledger::Ledger;
 pub use reconciler::{PassReport, Reconciler};
 pub use settle::{Settled, Settler};
 
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<Settler> + 'static {}
-
-impl<S> Needs for S where S: Has<Settler> + 'static {}
+crate::http::needs!(Settler);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes.add(Endpoint::new("/v1/uploads/{upload_id}/complete").post(confirm::complete::<S>));

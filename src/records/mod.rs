@@ -7,14 +7,11 @@ mod query;
 pub(crate) use handlers::{fetch_page, store_error};
 pub(crate) use query::{RecordsQuery, RecordsRoute};
 
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::settings::Settings;
 use crate::store::DynStore;
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<DynStore> + Has<Settings> + 'static {}
-
-impl<S> Needs for S where S: Has<DynStore> + Has<Settings> + 'static {}
+crate::http::needs!(DynStore, Settings);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes

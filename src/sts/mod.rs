@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use error::StsError;
 
 use crate::auth::Authenticator;
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::profiles::{encode_user_id, Profile, Profiles};
 use crate::settings::{Settings, SettingsError, StsSettings};
 use crate::signing::sts::StsCredentials;
@@ -32,10 +32,7 @@ use client::StsClient;
 /// Answers in the SDKs' error shape, so it checks its input itself (`input_guard`).
 pub const ROUTE: &str = "/v1/sts/credentials";
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<StsService> + Has<Authenticator> + 'static {}
-
-impl<S> Needs for S where S: Has<StsService> + Has<Authenticator> + 'static {}
+crate::http::needs!(StsService, Authenticator);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes.add(Endpoint::new(ROUTE).get(handlers::credentials::<S>));

@@ -23,10 +23,7 @@ use crate::store::{DynStore, StatsGroup, UploadFilter, UploadRecord, UploadStatu
 
 pub use session::COOKIE;
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<DynStore> + Has<Readiness> + 'static {}
-
-impl<S> Needs for S where S: Has<DynStore> + Has<Readiness> + 'static {}
+crate::http::needs!(DynStore, Readiness);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes

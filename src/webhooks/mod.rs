@@ -15,17 +15,14 @@ use std::sync::Arc;
 
 use actix_web::http::Method;
 
-use crate::http::{Endpoint, Has, Routes};
+use crate::http::{Endpoint, Routes};
 use crate::ops::Metrics;
 use crate::settings::Settings;
 use crate::store::DbHealth;
 use crate::store::DynStore;
 use crate::tasks::BackgroundTasks;
 
-/// What these routes' handlers take from the app's state (each handler names its own part).
-pub trait Needs: Has<DynStore> + Has<Settings> + 'static {}
-
-impl<S> Needs for S where S: Has<DynStore> + Has<Settings> + 'static {}
+crate::http::needs!(DynStore, Settings);
 
 pub fn configure<S: Needs>(routes: &mut Routes) {
     routes
