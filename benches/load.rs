@@ -61,6 +61,10 @@ mod tcp_proxy;
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_upload-signer");
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
         Ok(v) => v
@@ -879,7 +883,7 @@ impl Server {
         oss: &KeyServer,
         data_dir: &Path,
     ) -> anyhow::Result<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = free_port()?;
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "local".into()),
             ("APP_CONFIG_DIR".into(), config_dir().display().to_string()),
@@ -893,6 +897,8 @@ impl Server {
                 },
             ),
             ("APP__SERVER__PORT".into(), port.to_string()),
+            // Its own emulator port: another server (a test, a second bench) may hold the default.
+            ("APP__EMULATOR__PORT".into(), free_port()?.to_string()),
             ("APP__SERVER__WORKERS".into(), knobs.server_workers.to_string()),
             ("APP__ISSUANCE__RATE_PER_MINUTE".into(), "0".into()),
             ("APP__LOG__LEVEL".into(), knobs.log_level.clone()),
