@@ -1,4 +1,4 @@
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::json;
@@ -48,11 +48,22 @@ async fn page(store: &DynStore, filter: UploadFilter, q: &RecordsQuery) -> Resul
     let limit = q.limit()?;
     let cursor = q.cursor()?;
     let (rows, next_cursor) = fetch_page(store, &filter, cursor.as_ref(), limit).await?;
-    Ok(HttpResponse::Ok().json(Page {
-        items: &rows,
-        next_cursor,
-    }))
+    // Sized for the page up front: `json()` grows a string from empty, a dozen reallocations and
+    // copies for a page of 100 (~60 KB).
+    let mut body = Vec::with_capacity(RECORD_JSON_BYTES * (rows.len() + 1));
+    serde_json::to_writer(
+        &mut body,
+        &Page {
+            items: &rows,
+            next_cursor,
+        },
+    )
+    .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
 }
+
+/// About what one record takes in a page's JSON (~600 bytes with a few variables).
+const RECORD_JSON_BYTES: usize = 640;
 
 /// A page as sent. Serialised straight from the records: `json!` would first copy all hundred of
 /// them into a tree of `Value`s (a map allocation per record and per field), then serialise that.

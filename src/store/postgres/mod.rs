@@ -55,6 +55,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Batches concurrent completions into one statement and commit; see `group_commit`.
     group_commit: Option<group_commit::GroupCommit>,
+    /// Connections that plan a records query once (`plan_cache_mode = force_generic_plan`).
+    records_generic: PgPool,
 }
 
 impl PostgresStore {
@@ -67,37 +69,72 @@ impl PostgresStore {
         let options = PgConnectOptions::from_str(&settings.url)
             .map_err(|e| StoreError::other(format!("invalid database.url: {e}")))?
             .log_statements(tracing::log::LevelFilter::Trace);
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            // sqlx already pings every connection when it goes back to the pool; a second ping
-            // on the way out made each query three round trips (a fifth of the callback path's
-            // CPU in the load benchmark). A connection that died while idle fails its query,
-            // which is `Unavailable` like any outage: the callback is spooled, a read gets 503.
-            .test_before_acquire(false)
-            // Every statement planned for its own values. Postgres otherwise switches a prepared
-            // statement to one generic plan after five runs; for record filters that plan cannot
-            // tell `image/*` over one profile (every row matches) from a rare type, and took a
-            // content-type index for the former: 500 ms pages in the load benchmark. Planning the
-            // hot statements (a key lookup, batched inserts) costs microseconds; parsing a
-            // records query afresh each time (unprepared) cost more than planning it. A `SET`
-            // rather than a startup option: connection poolers refuse unknown startup options.
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query("SET plan_cache_mode = force_custom_plan")
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .acquire_timeout(settings.connect_timeout())
-            .connect_lazy_with(options);
+        // Every statement planned for its own values. Postgres otherwise switches a prepared
+        // statement to one generic plan after five runs; for record filters that plan cannot
+        // tell `image/*` over one profile (every row matches) from a rare type, and took a
+        // content-type index for the former: 500 ms pages in the load benchmark. Planning the
+        // hot statements (a key lookup, batched inserts) costs microseconds; parsing a records
+        // query afresh each time (unprepared) cost more than planning it.
+        let pool = connect_pool(
+            settings,
+            options.clone(),
+            settings.max_connections,
+            "force_custom_plan",
+        );
+        // Record pages whose filter one plan serves whatever its values keep that plan (see
+        // `UploadFilter::generic_plan_is_safe`): planning was a third of Postgres's CPU per page.
+        // The setting is per session, so these pages have connections of their own; half as many
+        // as the main pool, opened when first needed.
+        let records_generic = connect_pool(
+            settings,
+            options,
+            settings.max_connections.div_ceil(2),
+            "force_generic_plan",
+        );
         Ok(PostgresStore {
             group_commit: group_commit::GroupCommit::start(pool.clone()),
             pool,
+            records_generic,
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Where a records query runs: `generic_plan` if one cached plan serves it.
+    pub(super) fn records_pool(&self, generic_plan: bool) -> &PgPool {
+        if generic_plan {
+            &self.records_generic
+        } else {
+            &self.pool
+        }
+    }
+}
+
+/// A lazy pool of `size` connections, each with `plan_cache_mode` set to `plan_cache_mode`.
+fn connect_pool(
+    settings: &DatabaseSettings,
+    options: PgConnectOptions,
+    size: u32,
+    plan_cache_mode: &'static str,
+) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(size)
+        // sqlx already pings every connection when it goes back to the pool; a second ping on the
+        // way out made each query three round trips (a fifth of the callback path's CPU in the
+        // load benchmark). A connection that died while idle fails its query, which is
+        // `Unavailable` like any outage: the callback is spooled, a read gets 503.
+        .test_before_acquire(false)
+        // A `SET` rather than a startup option: connection poolers refuse unknown startup options.
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                sqlx::query(&format!("SET plan_cache_mode = {plan_cache_mode}"))
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .acquire_timeout(settings.connect_timeout())
+        .connect_lazy_with(options)
 }

@@ -20,8 +20,10 @@ macro_rules! impl_record_store {
             Ok(record)
         }
 
-        // On Postgres, record queries are prepared once per connection but planned for their own
-        // values on every run (`plan_cache_mode`, set in `PostgresStore::open`).
+        // On Postgres, record queries are prepared once per connection and planned for their own
+        // values on every run (`plan_cache_mode`, set in `PostgresStore::open`), except pages whose
+        // filter one cached plan serves ([`UploadFilter::generic_plan_is_safe`]), which go through
+        // the pool whose connections keep that plan (`records_pool`).
         #[async_trait]
         impl RecordStore for $store {
             #[tracing::instrument(skip_all)]
@@ -34,7 +36,7 @@ macro_rules! impl_record_store {
                 let mut q = QueryBuilder::new($dialect);
                 q.page(COLUMNS, filter, cursor, limit);
                 let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
-                    .fetch_all(self.pool())
+                    .fetch_all(self.records_pool(filter.generic_plan_is_safe()))
                     .await?;
                 rows.iter().map(with_username).collect()
             }

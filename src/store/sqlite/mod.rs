@@ -100,6 +100,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// SQLite plans every statement once per connection whatever its values: one pool.
+    pub(super) fn records_pool(&self, _generic_plan: bool) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 #[cfg(test)]
