@@ -40,9 +40,10 @@ pub struct AccessTokens {
 /// Seconds of clock skew allowed on `exp`, by jsonwebtoken and by the memo alike.
 const LEEWAY_SECS: u64 = 5;
 
-/// Tokens in each of the memo's two generations: at most ~11 MB in all (~350 bytes a token), only
-/// reached with 32,768 distinct tokens in use; the load benchmark's 10,000 users take ~3.5 MB.
-const VERIFIED_GENERATION: usize = 16_384;
+/// Tokens in each of the memo's two generations: 7/8 of 16,384, hashbrown's load limit, so each full
+/// generation's table is 16,384 slots and not twice that. At most ~3 MB in all (~110 bytes a
+/// token), only reached with ~28,000 distinct tokens in use.
+const VERIFIED_GENERATION: usize = 14_336;
 
 impl AccessTokens {
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
@@ -108,7 +109,8 @@ impl AccessTokens {
     /// remembered token's expiry is checked against; a token seen first is checked by jsonwebtoken,
     /// on its own clock.
     fn verify_at(&self, token: &str, now: u64) -> Result<Option<AccessClaims>, AuthError> {
-        if let Some(known) = self.verified.get(token) {
+        let key = VerifiedTokens::key(token);
+        if let Some(known) = self.verified.get(&key) {
             // jsonwebtoken's rule: expired once `exp < now - leeway`.
             if known.exp < now.saturating_sub(LEEWAY_SECS) as i64 {
                 return Err(AuthError::Expired);
@@ -128,7 +130,7 @@ impl AccessTokens {
                 iat: claims.iat,
                 exp: claims.exp,
             };
-            self.verified.insert(token, known);
+            self.verified.insert(key, known);
         }
         Ok(claims)
     }
