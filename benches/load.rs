@@ -20,7 +20,11 @@
 //! `BENCH_LOG_LEVEL` [warn], `BENCH_SERVER_LOG` [0: the server's stderr is discarded], `BENCH_PG_TLS` [0: the server talks to the loopback Postgres
 //! without TLS; 1: as the URL says, which with sqlx means TLS if the server offers it], `BENCH_ONLY` [all: comma list of issue,callback,records; or `soak`, see `load/soak.rs`],
 //! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432], `BENCH_GENERATOR` [builtin: this
-//! process sends the requests; `wrk`: wrk does (`load/wrk.rs`, installed if missing); `both`].
+//! process sends the requests; `wrk`: wrk does (`load/wrk.rs`, installed if missing); `both`],
+//! `BENCH_SERVER_BIN` [the release binary cargo built: another build's binary, for back-to-back
+//! A/B runs], `BENCH_SERVER_WRAPPER` [none: a command the server runs under, split on spaces, e.g.
+//! `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`; the server is then given 300 s to
+//! start and stopped with SIGTERM so the tool writes its output].
 //!
 //! Timing assertions live here, never in the test suite: this prints and checks only
 //! correctness (statuses, records not lost).
@@ -108,6 +112,8 @@ struct Knobs {
     log_level: String,
     pg_tls: bool,
     server_log: bool,
+    server_bin: String,
+    server_wrapper: Vec<String>,
     only: Vec<String>,
     postgres: String,
 }
@@ -132,6 +138,12 @@ impl Knobs {
             log_level: std::env::var("BENCH_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
             pg_tls: knob("BENCH_PG_TLS", 0) == 1,
             server_log: knob("BENCH_SERVER_LOG", 0) == 1,
+            server_bin: std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| SERVER_BIN.into()),
+            server_wrapper: std::env::var("BENCH_SERVER_WRAPPER")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
             only: std::env::var("BENCH_ONLY")
                 .unwrap_or_else(|_| "issue,callback,records".into())
                 .split(',')
@@ -869,6 +881,9 @@ struct Server {
     addr: SocketAddr,
     settings: Settings,
     env: HashMap<String, String>,
+    bin: String,
+    /// Run under a tool (`BENCH_SERVER_WRAPPER`): slow to start, and stopped gently.
+    wrapped: bool,
 }
 
 impl Server {
@@ -919,8 +934,14 @@ impl Server {
             env.insert("APP__DATABASE__MAX_CONNECTIONS".into(), n.to_string());
         }
         let settings = Settings::load(&config_dir(), &env)?;
-        let child = tokio::process::Command::new(SERVER_BIN)
-            .arg("serve")
+        let command: Vec<&str> = knobs
+            .server_wrapper
+            .iter()
+            .map(String::as_str)
+            .chain([knobs.server_bin.as_str(), "serve"])
+            .collect();
+        let child = tokio::process::Command::new(command[0])
+            .args(&command[1..])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&env)
@@ -944,13 +965,16 @@ impl Server {
             addr,
             settings,
             env,
+            bin: knobs.server_bin.clone(),
+            wrapped: !knobs.server_wrapper.is_empty(),
         };
         server.wait_ready().await?;
         Ok(server)
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let patience = Duration::from_secs(if self.wrapped { 300 } else { 30 });
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 anyhow::bail!("the server exited at start-up: {status}");
@@ -960,7 +984,7 @@ impl Server {
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "the server did not become ready in 30 s"
+                "the server did not become ready in {patience:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -1017,7 +1041,7 @@ impl Server {
 
     /// `upload-signer api-key create`, as an operator would run it.
     async fn create_api_key(&self) -> anyhow::Result<String> {
-        let out = tokio::process::Command::new(SERVER_BIN)
+        let out = tokio::process::Command::new(&self.bin)
             .args(["api-key", "create", "--name", "bench", "--scope", "uploads:read"])
             .env_clear()
             .envs(&self.env)
@@ -1032,7 +1056,15 @@ impl Server {
     }
 
     async fn stop(mut self) {
-        let _ = self.child.start_kill();
+        if self.wrapped {
+            // SIGTERM: the server shuts down and the tool writes what it measured.
+            let _ = tokio::process::Command::new("kill")
+                .arg(self.pid.to_string())
+                .status()
+                .await;
+        } else {
+            let _ = self.child.start_kill();
+        }
         let _ = self.child.wait().await;
     }
 }

@@ -5,6 +5,7 @@
 //! - `refresh`: opaque refresh tokens and their stored hashes
 //! - `limits`: failed-login backoff and ceilings, registration limits
 //! - `tokens`: our own access tokens (HS256, key ids for rotation)
+//! - `verified`: the bounded memo of access tokens already verified
 //! - `external`, `jwks`: trusted external issuers (shared secret, PEM public key, or JWKS URL)
 //! - `disabled`: the in-memory set of disabled accounts every authentication checks
 //! - `extractor`: `Authenticator` and the `AuthUser` extractor
@@ -23,6 +24,7 @@ mod passwords;
 mod refresh;
 mod tokens;
 mod usernames;
+mod verified;
 
 pub use accounts::{set_account_disabled, Accounts, TokenPair};
 pub use api_keys::{ApiKey, UsageTracker};

@@ -112,12 +112,30 @@ fn derive_signing_key(secret: &str, yyyymmdd: &str, region: &str) -> [u8; 32] {
 
 /// `YYYYMMDD/region/oss/aliyun_v4_request`.
 pub fn scope(yyyymmdd: &str, region: &str) -> String {
-    format!("{yyyymmdd}/{region}/{SERVICE}/{TERMINATOR}")
+    let mut out = String::with_capacity(scope_len(yyyymmdd, region));
+    push_scope(&mut out, yyyymmdd, region);
+    out
 }
 
 /// `AK/YYYYMMDD/region/oss/aliyun_v4_request` (region like `cn-hangzhou`, without `oss-`).
 pub fn credential(access_key_id: &str, yyyymmdd: &str, region: &str) -> String {
-    format!("{access_key_id}/{}", scope(yyyymmdd, region))
+    let mut out = String::with_capacity(access_key_id.len() + 1 + scope_len(yyyymmdd, region));
+    out.push_str(access_key_id);
+    out.push('/');
+    push_scope(&mut out, yyyymmdd, region);
+    out
+}
+
+// The scope appended in place: a credential needs it several times (conditions, form, URL, string
+// to sign), and `format!` cost more than the pieces it joins.
+fn push_scope(out: &mut String, yyyymmdd: &str, region: &str) {
+    for part in [yyyymmdd, "/", region, "/", SERVICE, "/", TERMINATOR] {
+        out.push_str(part);
+    }
+}
+
+fn scope_len(yyyymmdd: &str, region: &str) -> usize {
+    yyyymmdd.len() + region.len() + SERVICE.len() + TERMINATOR.len() + 3
 }
 
 /// A parsed `x-oss-credential` / `Credential=` value.
@@ -155,11 +173,17 @@ impl Credential {
 /// `OSS4-HMAC-SHA256\n{x-oss-date}\n{scope}\n{hex sha256(canonical request)}`.
 pub fn string_to_sign(x_oss_date: &str, region: &str, canonical_request: &str) -> String {
     let date = x_oss_date.get(..8).unwrap_or("");
-    format!(
-        "{ALGORITHM}\n{x_oss_date}\n{}\n{}",
-        scope(date, region),
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
+    let digest = hex::encode(Sha256::digest(canonical_request.as_bytes()));
+    let mut out = String::with_capacity(
+        ALGORITHM.len() + x_oss_date.len() + scope_len(date, region) + digest.len() + 3,
+    );
+    for part in [ALGORITHM, "\n", x_oss_date, "\n"] {
+        out.push_str(part);
+    }
+    push_scope(&mut out, date, region);
+    out.push('\n');
+    out.push_str(&digest);
+    out
 }
 
 /// Hex HMAC-SHA256 of a string-to-sign with the day's signing key: the one V4 signature primitive.
