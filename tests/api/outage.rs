@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use upload_signer::spool::{Spool, SpoolEntry};
 
-use crate::helpers::{completed_upload, postgres_admin_url, spawn_app_with, StoreKind, TestDb};
+use crate::helpers::{completed_upload, postgres_admin_url, spawn_app_with, StoreKind, TestApp, TestDb};
 use crate::oss_stand_in::{ObjectFacts, OssStandIn};
 use crate::tcp_proxy::TcpProxy;
 
@@ -121,4 +121,72 @@ async fn the_spool_survives_a_restart_and_replays_idempotently() {
     assert_eq!(reopened.depth(), 0);
     assert_eq!(store.count_uploads().await.unwrap(), 3);
     assert_eq!(reopened.replay(&store).await.unwrap(), 0);
+}
+
+/// Record pages go through two Postgres pools (pages one cached plan serves, and the rest): while
+/// the database is cut a page answers 503 with a code, and once it is back pages of both kinds
+/// serve the record again, each pool's dead connections replaced.
+#[tokio::test]
+async fn record_pages_on_both_pools_answer_503_during_an_outage_and_recover() {
+    let db = TestDb::create(StoreKind::Postgres).await;
+    let target = url::Url::parse(db.url()).unwrap();
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{}", target.port().unwrap_or(5432))).await;
+    let via_proxy = format!("postgres://postgres@127.0.0.1:{}{}", proxy.port, target.path());
+    let app = spawn_app_with(
+        StoreKind::Sqlite,
+        &[
+            ("DATABASE_URL", via_proxy.as_str()),
+            ("APP__DATABASE__CONNECT_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    let store = app.store_at(db.url());
+    let upload = completed_upload("upload-outage-page");
+    store.record_completed(&upload).await.unwrap();
+    let (record, key) =
+        upload_signer::auth::api_keys::generate("tests", &["uploads:read".to_string()]).unwrap();
+    store.insert_api_key(&record).await.unwrap();
+    async fn page(app: &TestApp, key: &str, query: &str) -> reqwest::Response {
+        let url = app.url(&format!("/v1/records/uploads?{query}"));
+        app.client.get(url).bearer_auth(key).send().await.unwrap()
+    }
+    // A user alone keeps one cached plan; a profile alone is planned for its value.
+    let shapes = [
+        format!("status=completed&user_id={}", upload.user_id),
+        format!("status=completed&profile={}", upload.profile),
+    ];
+    for query in &shapes {
+        let body: serde_json::Value = page(&app, &key, query).await.json().await.unwrap();
+        assert_eq!(
+            body["items"][0]["upload_id"], "upload-outage-page",
+            "{query}: {body}"
+        );
+    }
+
+    proxy.cut();
+    for query in &shapes {
+        let resp = page(&app, &key, query).await;
+        assert_eq!(resp.status(), 503, "{query}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "database_unavailable", "{query}: {body}");
+    }
+
+    proxy.restore();
+    for query in &shapes {
+        let mut recovered = None;
+        for _ in 0..50 {
+            let resp = page(&app, &key, query).await;
+            if resp.status() == 200 {
+                recovered = Some(resp.json::<serde_json::Value>().await.unwrap());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let body =
+            recovered.unwrap_or_else(|| panic!("{query}: no page within 5 s of the database's return"));
+        assert_eq!(
+            body["items"][0]["upload_id"], "upload-outage-page",
+            "{query}: {body}"
+        );
+    }
 }
