@@ -22,7 +22,8 @@
 //! `BENCH_POSTGRES_URL` [postgres://postgres@127.0.0.1:5432], `BENCH_GENERATOR` [builtin: this
 //! process sends the requests; `wrk`: wrk does (`load/wrk.rs`, installed if missing); `both`],
 //! `BENCH_SERVER_BIN` [the release binary cargo built: another build's binary, for back-to-back
-//! A/B runs], `BENCH_SERVER_WRAPPER` [none: a command the server runs under, split on spaces, e.g.
+//! A/B runs], `BENCH_SERVER_CONFIG_DIR` [this checkout's `config/`: that build's own, when its
+//! settings differ], `BENCH_SERVER_WRAPPER` [none: a command the server runs under, split on spaces, e.g.
 //! `valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p`; the server is then given 300 s to
 //! start and stopped with SIGTERM so the tool writes its output].
 //!
@@ -113,6 +114,7 @@ struct Knobs {
     pg_tls: bool,
     server_log: bool,
     server_bin: String,
+    server_config_dir: PathBuf,
     server_wrapper: Vec<String>,
     only: Vec<String>,
     postgres: String,
@@ -139,6 +141,8 @@ impl Knobs {
             pg_tls: knob("BENCH_PG_TLS", 0) == 1,
             server_log: knob("BENCH_SERVER_LOG", 0) == 1,
             server_bin: std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| SERVER_BIN.into()),
+            server_config_dir: std::env::var_os("BENCH_SERVER_CONFIG_DIR")
+                .map_or_else(config_dir, PathBuf::from),
             server_wrapper: std::env::var("BENCH_SERVER_WRAPPER")
                 .unwrap_or_default()
                 .split_whitespace()
@@ -901,7 +905,10 @@ impl Server {
         let port = free_port()?;
         let mut env: HashMap<String, String> = HashMap::from([
             ("APP_ENV".into(), "local".into()),
-            ("APP_CONFIG_DIR".into(), config_dir().display().to_string()),
+            (
+                "APP_CONFIG_DIR".into(),
+                knobs.server_config_dir.display().to_string(),
+            ),
             // Postgres is on loopback here: TLS would only add work (sqlx prefers it by default).
             (
                 "DATABASE_URL".into(),
