@@ -10,7 +10,7 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::auth::UsageTracker;
+use crate::auth::KnownKeys;
 use crate::auth::{Accounts, Authenticator};
 use crate::callback::{CallbackService, PublicKeys};
 use crate::client_ip::TrustedProxies;
@@ -136,7 +136,7 @@ impl Application {
         // What the extractors look up on their own (`AuthUser`, `ApiKey`, `ClientIp`).
         let authenticator_data = web::Data::new(authenticator);
         let store_data = web::Data::new(store.clone());
-        let usage_data = web::Data::new(UsageTracker::default());
+        let known_keys_data = web::Data::new(KnownKeys::default());
         if let Some(addr) = settings.ops.metrics_addr {
             crate::ops::spawn_metrics_server(addr, state.clone())
                 .with_context(|| format!("binding ops.metrics_addr {addr}"))?;
@@ -154,7 +154,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(authenticator_data.clone())
                 .app_data(store_data.clone())
-                .app_data(usage_data.clone())
+                .app_data(known_keys_data.clone())
                 .app_data(proxies_data.clone())
                 .configure(|cfg| {
                     routes::configure(cfg, &state.settings);

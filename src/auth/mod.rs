@@ -27,7 +27,7 @@ mod usernames;
 mod verified;
 
 pub use accounts::{set_account_disabled, Accounts, TokenPair};
-pub use api_keys::{ApiKey, UsageTracker};
+pub use api_keys::{ApiKey, KnownKeys};
 pub use error::AuthError;
 /// API keys of backend services start with this; app-user routes refuse them on sight.
 pub const API_KEY_PREFIX: &str = "usk_";

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
+use upload_signer::auth::api_keys;
 use upload_signer::store::{CompletedUpload, DynStore};
 
 use crate::helpers::{completed_upload, config_dir, error_code, spawn_app, StoreKind, TestApp};
@@ -386,8 +387,17 @@ async fn key_scopes_and_token_kinds_are_kept_apart(kind: StoreKind) {
     assert_eq!(resp.status(), 403);
 
     assert_eq!(get(&app, "/v1/records/uploads", &key).await.status(), 200);
+    // The key's record is now remembered; its secret is still checked on every request.
     let id = key.split('_').nth(1).unwrap().to_string();
+    let forged = format!("usk_{id}_{}", "A".repeat(43));
+    let resp = get(&app, "/v1/records/uploads", &forged).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_api_key");
+    assert_eq!(get(&app, "/v1/records/uploads", &key).await.status(), 200);
+
+    // A revocation reaches the running service within `REMEMBER`.
     app.store().revoke_api_key(&id, Utc::now()).await.unwrap();
+    tokio::time::sleep(api_keys::REMEMBER).await;
     let resp = get(&app, "/v1/records/uploads", &key).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "invalid_api_key");
@@ -528,6 +538,7 @@ async fn cli_manages_api_keys() {
     assert!(listed.contains(id) && listed.contains("analytics") && !listed.contains(&key));
 
     assert!(run(&["api-key", "revoke", id]).status.success());
+    tokio::time::sleep(api_keys::REMEMBER).await;
     assert_eq!(get(&app, "/v1/records/uploads", &key).await.status(), 401);
     assert!(
         !run(&["api-key", "revoke", id]).status.success(),

@@ -255,9 +255,10 @@ async fn signing_in_refuses_bad_keys_other_sites_and_revoked_keys() {
         "{cleared}"
     );
 
-    // A revoked key stops working at once, and the page clears it.
+    // A revoked key stops working within `REMEMBER`, and the page clears it.
     let id = &key["usk_".len().."usk_".len() + 16];
     app.store().revoke_api_key(id, Utc::now()).await.unwrap();
+    tokio::time::sleep(upload_signer::auth::api_keys::REMEMBER).await;
     let resp = app
         .client
         .get(app.url("/ui"))
