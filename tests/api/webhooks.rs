@@ -13,6 +13,7 @@ use crate::webhook_receiver::{signed_by, Receiver};
 
 on_both_stores!(
     a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id,
+    events_written_with_no_endpoint_enabled_are_kept_for_replay,
     two_instances_deliver_each_event_once,
     private_targets_are_refused_when_not_allowed,
 );
@@ -74,6 +75,49 @@ async fn get_json(app: &TestApp, key: &str, path: &str) -> Value {
 
 fn body_of(d: &crate::webhook_receiver::Delivery) -> Value {
     serde_json::from_str(&d.body).unwrap()
+}
+
+/// With no endpoint enabled an event is not queued for delivery (nothing would receive it), but it
+/// is written all the same: an endpoint registered later gets the events that follow, and the
+/// earlier ones by replay.
+async fn events_written_with_no_endpoint_enabled_are_kept_for_replay(kind: StoreKind) {
+    let data = tempfile::tempdir().unwrap();
+    let app = app(kind, &data, &[]).await;
+    let key = app.api_key("uploads:admin").await;
+    let before = upload(&app, "alice").await;
+
+    let receiver = Receiver::start();
+    let endpoint = create_endpoint(&app, &key, json!({"url": receiver.url()})).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    let after = upload(&app, "alice").await;
+    let received = receiver.wait_for(20, |r| r.iter().any(|d| d.status == 200)).await;
+    let uploads: Vec<_> = received
+        .iter()
+        .map(|d| body_of(d)["data"]["upload_id"].clone())
+        .collect();
+    assert_eq!(
+        uploads,
+        [json!(after)],
+        "only the event written while the endpoint was enabled"
+    );
+
+    let replay = app
+        .post_json(
+            &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
+            Some(&key),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(replay.json::<Value>().await.unwrap()["replayed"], 2);
+    let received = receiver.wait_for(20, |r| r.len() == 3).await;
+    let replayed: Vec<_> = received[1..]
+        .iter()
+        .map(|d| body_of(d)["data"]["upload_id"].clone())
+        .collect();
+    assert!(
+        replayed.contains(&json!(before)) && replayed.contains(&json!(after)),
+        "{replayed:?}"
+    );
 }
 
 async fn a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id(kind: StoreKind) {
@@ -480,7 +524,13 @@ async fn spooled_completions_become_events_when_replayed() {
     store.migrate().await.unwrap();
     assert_eq!(spool.replay(&store).await.unwrap(), 3);
     store.record_completed(&completed_upload("s1")).await.unwrap();
-    let events = store.unfanned_events(100).await.unwrap();
+    let (from, to) = (
+        chrono::DateTime::UNIX_EPOCH,
+        chrono::Utc::now() + chrono::Duration::days(1),
+    );
+    let events = store.events_between(from, to, 100).await.unwrap();
     assert_eq!(events.len(), 3, "{events:?}");
     assert!(events.iter().all(|e| e.event_type == "upload.completed"));
+    // No endpoint is enabled: none of them waits for fan-out (replay reaches them).
+    assert_eq!(store.unfanned_events(100).await.unwrap(), []);
 }

@@ -183,6 +183,25 @@ async fn every_write_stores_every_time_in_the_one_form() {
     store.touch_api_key("k", t).await.unwrap();
     store.revoke_api_key("k", ns).await.unwrap();
 
+    // Enabled before the uploads below, so that their events are queued for fan-out.
+    store
+        .insert_endpoint(&WebhookEndpoint {
+            id: "w".into(),
+            url: "https://example.com".into(),
+            description: String::new(),
+            event_types: vec![],
+            profiles: vec![],
+            secret: "whsec_x".into(),
+            previous_secret: Some("whsec_y".into()),
+            previous_secret_until: Some(ns),
+            enabled: true,
+            disabled_reason: None,
+            failing_since: Some(t),
+            created_at: t,
+            updated_at: ns,
+        })
+        .await
+        .unwrap();
     store
         .insert_pending(&[PendingUpload {
             upload_id: "p".into(),
@@ -233,24 +252,6 @@ async fn every_write_stores_every_time_in_the_one_form() {
     };
     assert!(store.replace_object(&newer, &previous).await.unwrap().is_some());
 
-    store
-        .insert_endpoint(&WebhookEndpoint {
-            id: "w".into(),
-            url: "https://example.com".into(),
-            description: String::new(),
-            event_types: vec![],
-            profiles: vec![],
-            secret: "whsec_x".into(),
-            previous_secret: Some("whsec_y".into()),
-            previous_secret_until: Some(ns),
-            enabled: true,
-            disabled_reason: None,
-            failing_since: Some(t),
-            created_at: t,
-            updated_at: ns,
-        })
-        .await
-        .unwrap();
     let events = store.unfanned_events(10).await.unwrap();
     let fan: Vec<(String, Vec<String>)> = events.iter().map(|e| (e.id.clone(), vec!["w".into()])).collect();
     store.fan_out(&fan, ns).await.unwrap();
