@@ -61,6 +61,16 @@ async fn create_endpoint(app: &TestApp, key: &str, body: Value) -> Value {
     json
 }
 
+/// `POST .../replay` of `endpoint_id` with `body` (`{"event_id"}` or a time range).
+async fn replay(app: &TestApp, key: &str, endpoint_id: &str, body: Value) -> reqwest::Response {
+    app.post_json(
+        &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
+        Some(key),
+        &body,
+    )
+    .await
+}
+
 async fn get_json(app: &TestApp, key: &str, path: &str) -> Value {
     let resp = app
         .client
@@ -101,14 +111,8 @@ async fn events_written_with_no_endpoint_enabled_are_kept_for_replay(kind: Store
         "only the event written while the endpoint was enabled"
     );
 
-    let replay = app
-        .post_json(
-            &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
-            Some(&key),
-            &json!({"since": "2020-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(replay.json::<Value>().await.unwrap()["replayed"], 2);
+    let replayed_answer = replay(&app, &key, &endpoint_id, json!({"since": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!(replayed_answer.json::<Value>().await.unwrap()["replayed"], 2);
     let received = receiver.wait_for(20, |r| r.len() == 3).await;
     let replayed: Vec<_> = received[1..]
         .iter()
@@ -214,14 +218,8 @@ async fn a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id(k
     assert_ne!(new_secret, secret);
 
     // Replay of the one event: the same id again, signed by both secrets.
-    let replay = app
-        .post_json(
-            &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
-            Some(&key),
-            &json!({"event_id": event_id}),
-        )
-        .await;
-    assert_eq!(replay.status(), 202);
+    let replayed_answer = replay(&app, &key, &endpoint_id, json!({"event_id": event_id})).await;
+    assert_eq!(replayed_answer.status(), 202);
     let received = receiver
         .wait_for(10, |r| r.iter().filter(|d| d.status == 200).count() == 2)
         .await;
@@ -232,28 +230,15 @@ async fn a_receiver_failing_three_times_gets_the_event_and_replays_keep_its_id(k
     assert!(signed_by(replayed, &new_secret) && signed_by(replayed, &secret));
 
     // Replay of a time range: every event in it, same ids.
-    let range = json!({"since": "2020-01-01T00:00:00Z"});
-    let replay = app
-        .post_json(
-            &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
-            Some(&key),
-            &range,
-        )
-        .await;
-    assert_eq!(replay.json::<Value>().await.unwrap()["replayed"], 1);
+    let replayed_answer = replay(&app, &key, &endpoint_id, json!({"since": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!(replayed_answer.json::<Value>().await.unwrap()["replayed"], 1);
     let received = receiver
         .wait_for(10, |r| r.iter().filter(|d| d.status == 200).count() == 3)
         .await;
     assert_eq!(received.last().unwrap().id, event_id);
 
     // An unknown event or endpoint is named as such.
-    let missing = app
-        .post_json(
-            &format!("/v1/webhooks/endpoints/{endpoint_id}/replay"),
-            Some(&key),
-            &json!({"event_id": "evt_nope"}),
-        )
-        .await;
+    let missing = replay(&app, &key, &endpoint_id, json!({"event_id": "evt_nope"})).await;
     assert_eq!(missing.status(), 422);
     assert_eq!(error_code(missing).await, "webhook_event_not_found");
 
