@@ -91,7 +91,7 @@ pub async fn get<S: Has<DynStore> + 'static>(
 ) -> Result<HttpResponse, ApiError> {
     let store: &DynStore = state.get();
     key.require("uploads:read")?;
-    let record = store.get_record(&upload_id).await.map_err(store_error)?;
+    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
     let versions = store.upload_versions(&upload_id).await.map_err(store_error)?;
     Ok(HttpResponse::Ok().json(WithHistory { record, versions }))
 }
@@ -175,7 +175,7 @@ pub async fn mine_one<S: Has<DynStore> + 'static>(
     upload_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let store: &DynStore = state.get();
-    let record = store.get_record(&upload_id).await.map_err(store_error)?;
+    let record = store.get_upload(&upload_id).await.map_err(store_error)?;
     if record.user_id != user.user_id {
         return Err(ApiError::not_found("upload_not_found", "no such upload"));
     }

@@ -122,9 +122,6 @@ pub trait RecordStore {
         limit: u32,
     ) -> Result<Vec<UploadRecord>, StoreError>;
 
-    /// One upload of any status, with its username.
-    async fn get_record(&self, upload_id: &str) -> Result<UploadRecord, StoreError>;
-
     /// Count and bytes of completed uploads matching `filter`, grouped.
     async fn upload_stats(
         &self,
@@ -162,14 +159,6 @@ impl Bind {
         }
         query
     }
-}
-
-/// The uploader's username, looked up per row by primary key (external identities have none).
-pub(super) const USERNAME: &str = "(SELECT username FROM users WHERE users.id = uploads.user_id)";
-
-/// One record by id, with its username.
-pub(super) fn one_sql(columns: &str) -> String {
-    format!("SELECT {columns}, {USERNAME} FROM uploads WHERE upload_id = $1")
 }
 
 /// Sorts after every string that starts with a given prefix (bytewise comparison).
@@ -271,9 +260,9 @@ impl QueryBuilder {
         }
     }
 
-    /// A page of rows: `columns`, then the username (see [`USERNAME`]).
+    /// A page of rows of `columns`.
     pub fn page(&mut self, columns: &str, f: &UploadFilter, cursor: Option<&PageCursor>, limit: u32) {
-        self.sql = format!("SELECT {columns}, {USERNAME} FROM uploads");
+        self.sql = format!("SELECT {columns} FROM uploads");
         self.filters(f);
         if let Some(c) = cursor {
             let at = self.bind(Bind::Time(c.completed_at));

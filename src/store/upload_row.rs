@@ -5,22 +5,25 @@ use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use super::sql::{opt, SqlTime};
-use super::webhooks::outbox::RETURNING_USERNAME;
 use super::{CompletedUpload, StoreError, UploadRecord, UploadSource, UploadStatus, UploadVersion};
 
 /// The columns `from_row` reads, in its order.
 pub const COLUMNS: &str = "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, mime_type, \
      image_width, image_height, image_format, vars, client_ip, oss_request_id, reason, issued_at, expires_at, \
-     completed_at";
+     completed_at, username";
 
-/// Position of the username that records queries select after [`COLUMNS`].
-pub const USERNAME_COLUMN: usize = 20;
+/// The uploader's username as a row is written, for `user_id` (an expression or a placeholder):
+/// copied into the row once, so that reading a row never probes `users` (usernames never change;
+/// external identities have no account and get NULL).
+pub fn username_of(user_id: &str) -> String {
+    format!("(SELECT username FROM users WHERE users.id = {user_id})")
+}
 
 /// Position of `vars` in [`COLUMNS`]: JSON is stored differently by each backend, which decodes it.
 pub const VARS: usize = 13;
 
 /// Builds the record from a row of [`COLUMNS`], with `vars` already decoded. By position: by
-/// name, each of the twenty columns was a hash lookup (reading by position cut a records page's
+/// name, each of the twenty-one columns was a hash lookup (reading by position cut a records page's
 /// server time by a tenth).
 pub fn from_row<'r, R>(
     row: &'r R,
@@ -38,7 +41,7 @@ where
     Ok(UploadRecord {
         upload_id: row.try_get(0)?,
         user_id: row.try_get(1)?,
-        username: None,
+        username: row.try_get(20)?,
         profile: row.try_get(2)?,
         bucket: row.try_get(3)?,
         key: row.try_get(4)?,
@@ -76,13 +79,15 @@ pub fn vars_map(value: serde_json::Value) -> Result<serde_json::Map<String, serd
     }
 }
 
-/// The columns a settled upload writes, in the order [`bind_settled`] binds them.
+/// The columns a settled upload writes: the twenty [`bind_settled`] binds, in its order, then the
+/// username (see [`username_of`]).
 pub const SETTLED_COLUMNS: &str =
     "upload_id, user_id, profile, bucket, object_key, status, source, size, etag, \
      mime_type, image_width, image_height, image_format, vars, client_ip, oss_request_id, issued_at, \
-     expires_at, completed_at, reason";
+     expires_at, completed_at, reason, username";
 
-/// Settles a pending (or abandoned) row or creates it; an already settled row is left alone.
+/// Settles a pending (or abandoned) row or creates it; an already settled row is left alone (and
+/// a row keeps the username it was written with).
 pub const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
          status = EXCLUDED.status, source = EXCLUDED.source, size = EXCLUDED.size, etag = EXCLUDED.etag,
          mime_type = EXCLUDED.mime_type, image_width = EXCLUDED.image_width,
@@ -91,13 +96,13 @@ pub const SETTLE: &str = "ON CONFLICT (upload_id) DO UPDATE SET
          reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at
      WHERE uploads.status IN ('pending', 'abandoned')";
 
-/// `INSERT` of one settled upload with placeholders `$1` to `$20`, returning the row and its
-/// username (for the upload's event).
+/// `INSERT` of one settled upload with placeholders `$1` to `$20`, returning the row.
 pub fn settle_one_sql() -> String {
     let values: Vec<String> = (1..=20).map(|i| format!("${i}")).collect();
     format!(
-        "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}) {SETTLE} RETURNING {COLUMNS}{RETURNING_USERNAME}",
-        values.join(", ")
+        "INSERT INTO uploads ({SETTLED_COLUMNS}) VALUES ({}, {}) {SETTLE} RETURNING {COLUMNS}",
+        values.join(", "),
+        username_of("$2")
     )
 }
 

@@ -112,7 +112,8 @@ pub struct PendingUpload {
 pub struct UploadRecord {
     pub upload_id: String,
     pub user_id: String,
-    /// The built-in account's username (`None` for external identities); records queries only.
+    /// The built-in account's username (`None` for external identities), copied into the row
+    /// when it was written.
     pub username: Option<String>,
     pub profile: String,
     pub bucket: String,

@@ -196,19 +196,43 @@ async fn records_carry_and_filter_by_username(kind: StoreKind) {
         };
         app.store().record_completed(&upload).await.unwrap();
     }
+    // Issued first (the ledger's pending row), settled later: the row written at issuance
+    // carries the username through the settlement.
+    let issued = app
+        .issue(
+            &app.token_for(&alice),
+            json!({"profile": "avatar", "filename": "a.jpg", "content_type": "image/jpeg", "size": 10}),
+        )
+        .await;
+    let issued_id = issued["upload_id"].as_str().unwrap().to_string();
+    let pending = app.store().get_upload(&issued_id).await.unwrap();
+    assert_eq!(pending.username.as_deref(), Some("alice"));
+    let upload = CompletedUpload {
+        user_id: alice.clone(),
+        issued_at: pending.issued_at,
+        expires_at: pending.expires_at,
+        completed_at: now + Duration::seconds(1),
+        ..completed_upload(&issued_id)
+    };
+    app.store().record_completed(&upload).await.unwrap();
     let key = app.api_key("uploads:read").await;
     let get = |path: String| app.client.get(app.url(&path)).bearer_auth(&key).send();
 
     let page = body_of(get("/v1/records/uploads?username=alice".into()).await.unwrap()).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
-    assert_eq!(page["items"][0]["upload_id"], "u1");
-    assert_eq!(page["items"][0]["username"], "alice");
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(page["items"][0]["upload_id"], issued_id.as_str());
+    assert_eq!(page["items"][1]["upload_id"], "u1");
+    for item in page["items"].as_array().unwrap() {
+        assert_eq!(item["username"], "alice", "{item}");
+    }
     let page = body_of(get("/v1/records/uploads?username=nobody".into()).await.unwrap()).await;
     assert_eq!(page["items"], json!([]));
+    let one = body_of(get("/v1/records/uploads/u1".into()).await.unwrap()).await;
+    assert_eq!(one["username"], "alice");
     let one = body_of(get("/v1/records/uploads/u2".into()).await.unwrap()).await;
     assert_eq!(one["username"], Value::Null);
     let stats = body_of(get("/v1/records/stats?username=alice".into()).await.unwrap()).await;
-    assert_eq!(stats["total"]["count"], 1);
+    assert_eq!(stats["total"]["count"], 2);
 
     let csv = get("/v1/records/export?format=csv&username=alice".into())
         .await

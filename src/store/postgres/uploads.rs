@@ -9,9 +9,9 @@ use sqlx::PgPool;
 
 use super::sql::uploads::{record_one, to_record, with_event};
 use super::PostgresStore;
-use crate::store::upload_row::{settled_status, COLUMNS, SETTLE, SETTLED_COLUMNS};
+use crate::store::upload_row::{settled_status, username_of, COLUMNS, SETTLE, SETTLED_COLUMNS};
 use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded, UploadRecord};
-use crate::store::webhooks::outbox::{EventType, NewEvent, RETURNING_USERNAME};
+use crate::store::webhooks::outbox::{EventType, NewEvent};
 use crate::store::StoreError;
 
 /// Many completions (distinct uploads) in one statement, the rows as arrays, and their events in
@@ -25,12 +25,13 @@ pub(super) async fn insert_many(
     }
     let sql = format!(
         "INSERT INTO uploads ({SETTLED_COLUMNS})
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+         SELECT t.*, {} FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
              $7::text[], $8::int8[], $9::text[], $10::text[], $11::int4[], $12::int4[], $13::text[],
              $14::jsonb[], $15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[],
-             $19::timestamptz[], $20::text[])
+             $19::timestamptz[], $20::text[]) AS t(id, usr)
          {SETTLE}
-         RETURNING {COLUMNS}{RETURNING_USERNAME}"
+         RETURNING {COLUMNS}",
+        username_of("t.usr")
     );
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(&sql)
@@ -117,23 +118,25 @@ impl PostgresStore {
         let issued: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.issued_at).collect();
         let expires: Vec<DateTime<Utc>> = uploads.iter().map(|u| u.expires_at).collect();
         let declared: Vec<i64> = uploads.iter().map(|u| u.declared_size).collect();
-        let done = sqlx::query(
-            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size)
-             SELECT id, usr, prf, bkt, k, 'pending', iss, exp, sz
+        let sql = format!(
+            "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size, username)
+             SELECT id, usr, prf, bkt, k, 'pending', iss, exp, sz, {}
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bigint[])
                   AS t(id, usr, prf, bkt, k, iss, exp, sz)
              ON CONFLICT (upload_id) DO NOTHING",
-        )
-        .bind(column(|u| &u.upload_id))
-        .bind(column(|u| &u.user_id))
-        .bind(column(|u| &u.profile))
-        .bind(column(|u| &u.bucket))
-        .bind(column(|u| &u.key))
-        .bind(issued)
-        .bind(expires)
-        .bind(declared)
-        .execute(self.pool())
-        .await?;
+            username_of("usr")
+        );
+        let done = sqlx::query(&sql)
+            .bind(column(|u| &u.upload_id))
+            .bind(column(|u| &u.user_id))
+            .bind(column(|u| &u.profile))
+            .bind(column(|u| &u.bucket))
+            .bind(column(|u| &u.key))
+            .bind(issued)
+            .bind(expires)
+            .bind(declared)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected())
     }
 

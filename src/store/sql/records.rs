@@ -8,17 +8,10 @@ macro_rules! impl_record_store {
 
         use super::uploads::to_record;
         use crate::store::records::{
-            one_sql, Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
+            Bind, PageCursor, QueryBuilder, RecordStore, StatsGroup, StatsRow, UploadFilter,
         };
-        use crate::store::upload_row::{COLUMNS, USERNAME_COLUMN};
+        use crate::store::upload_row::COLUMNS;
         use crate::store::{StoreError, UploadRecord};
-
-        /// A record row of [`COLUMNS`] followed by the username.
-        fn with_username(row: &$row) -> Result<UploadRecord, StoreError> {
-            let mut record = to_record(row)?;
-            record.username = row.try_get(USERNAME_COLUMN)?;
-            Ok(record)
-        }
 
         // On Postgres, record queries are prepared once per connection and planned for their own
         // values on every run (`plan_cache_mode`, set in `PostgresStore::open`), except pages whose
@@ -38,16 +31,7 @@ macro_rules! impl_record_store {
                 let rows = Bind::all(sqlx::query(&q.sql), &q.binds)
                     .fetch_all(self.records_pool(filter.generic_plan_is_safe()))
                     .await?;
-                rows.iter().map(with_username).collect()
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn get_record(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-                let row = sqlx::query(&one_sql(COLUMNS))
-                    .bind(upload_id)
-                    .fetch_one(self.pool())
-                    .await?;
-                with_username(&row)
+                rows.iter().map(to_record).collect()
             }
 
             #[tracing::instrument(skip_all)]

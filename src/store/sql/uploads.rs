@@ -10,11 +10,11 @@ macro_rules! impl_upload_store {
         use sqlx::Row;
 
         use crate::store::sql::SqlTime;
-        use crate::store::upload_row::{self, COLUMNS, USERNAME_COLUMN, VARS};
+        use crate::store::upload_row::{self, COLUMNS, VARS};
         use crate::store::uploads::{
             CompletedUpload, PendingUpload, Recorded, UploadRecord, UploadStore, UploadVersion,
         };
-        use crate::store::webhooks::outbox::{self, EventType, NewEvent, INSERT_EVENT, RETURNING_USERNAME};
+        use crate::store::webhooks::outbox::{self, EventType, NewEvent, INSERT_EVENT};
         use crate::store::StoreError;
 
         /// A row of [`COLUMNS`].
@@ -22,13 +22,13 @@ macro_rules! impl_upload_store {
             upload_row::from_row(row, upload_row::vars_map(row.try_get(VARS)?)?)
         }
 
-        /// A row returned with its username, and its event.
+        /// A row, and its event.
         pub(in crate::store) fn with_event(
             row: &$row,
             event_type: impl Fn(&UploadRecord) -> EventType,
         ) -> Result<(UploadRecord, NewEvent), StoreError> {
             let record = to_record(row)?;
-            let event = outbox::event_of(event_type(&record), &record, row.try_get(USERNAME_COLUMN)?);
+            let event = outbox::event_of(event_type(&record), &record);
             Ok((record, event))
         }
 
@@ -82,7 +82,7 @@ macro_rules! impl_upload_store {
             ) -> Result<Option<UploadRecord>, StoreError> {
                 let mut tx = self.pool().begin().await?;
                 let sql = format!(
-                    "{} RETURNING {COLUMNS}{RETURNING_USERNAME}",
+                    "{} RETURNING {COLUMNS}",
                     upload_row::REPLACE_OBJECT
                 );
                 let Some(row) = upload_row::bind_replacement(sqlx::query(&sql), u, previous)
@@ -145,7 +145,7 @@ macro_rules! impl_upload_store {
                 let sql = format!(
                     "UPDATE uploads SET status = 'abandoned', reason = $1, lease_until = NULL
                      WHERE upload_id = $2 AND status = 'pending'
-                     RETURNING {COLUMNS}{RETURNING_USERNAME}"
+                     RETURNING {COLUMNS}"
                 );
                 let Some(row) = sqlx::query(&sql)
                     .bind(reason)

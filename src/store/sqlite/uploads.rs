@@ -4,6 +4,7 @@
 use super::sql::uploads::record_one;
 use super::SqliteStore;
 use crate::store::sql::SqlTime;
+use crate::store::upload_row::username_of;
 use crate::store::uploads::{CompletedUpload, PendingUpload, Recorded};
 use crate::store::StoreError;
 
@@ -17,13 +18,21 @@ impl SqliteStore {
                 .map(|i| {
                     let p: Vec<String> = (1..=8).map(|j| format!("${}", i * 8 + j)).collect();
                     format!(
-                        "({}, {}, {}, {}, {}, 'pending', {}, {}, {})",
-                        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
+                        "({}, {}, {}, {}, {}, 'pending', {}, {}, {}, {})",
+                        p[0],
+                        p[1],
+                        p[2],
+                        p[3],
+                        p[4],
+                        p[5],
+                        p[6],
+                        p[7],
+                        username_of(&p[1])
                     )
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size) \
+                "INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, issued_at, expires_at, declared_size, username) \
                  VALUES {} ON CONFLICT (upload_id) DO NOTHING",
                 rows.join(", ")
             );

@@ -92,18 +92,10 @@ impl NewEvent {
     }
 }
 
-/// The event of `record` now, with the username its statement returned beside it.
-pub fn event_of(event_type: EventType, record: &UploadRecord, username: Option<String>) -> NewEvent {
-    let with_username = UploadRecord {
-        username,
-        ..record.clone()
-    };
-    NewEvent::new(event_type, &with_username, Utc::now())
+/// The event of `record` now.
+pub fn event_of(event_type: EventType, record: &UploadRecord) -> NewEvent {
+    NewEvent::new(event_type, record, Utc::now())
 }
-
-/// Appended to a statement's `RETURNING` list of upload columns: the uploader's username (at
-/// position [`crate::store::upload_row::USERNAME_COLUMN`]), which the event's record carries.
-pub const RETURNING_USERNAME: &str = ", (SELECT username FROM users WHERE users.id = uploads.user_id)";
 
 pub const INSERT_EVENT: &str =
     "INSERT INTO webhook_events (id, event_type, upload_id, profile, payload, created_at)
