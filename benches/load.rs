@@ -767,16 +767,25 @@ const TICKS: f64 = 100.0;
 
 /// utime + stime of a process (its threads included), in seconds.
 fn cpu_secs(stat_path: &str) -> Option<f64> {
+    Some(stat_ticks(stat_path, 2)? / TICKS)
+}
+
+/// The sum of `fields` of a process's times, from utime on: 2 (utime, stime), or 4 with the
+/// times of its children that exited (cutime, cstime).
+fn stat_ticks(stat_path: &str, fields: usize) -> Option<f64> {
     let stat = std::fs::read_to_string(stat_path).ok()?;
     // Fields after the `(comm)`, which may itself hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS)
+    rest.split_whitespace()
+        .skip(11)
+        .take(fields)
+        .map(|f| f.parse::<f64>().ok())
+        .sum()
 }
 
-/// CPU seconds of every `postgres` process (backends come and go; the pool keeps them alive).
+/// CPU seconds of every `postgres` process, with those that exited: backends and autovacuum
+/// workers come and go, and an exited one's time moves to the postmaster's children's times
+/// (counting live processes only made Postgres's CPU fall, even below zero, when a worker exited).
 fn postgres_cpu_secs() -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
@@ -790,8 +799,9 @@ fn postgres_cpu_secs() -> f64 {
                 .all(|b| b.is_ascii_digit())
         })
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres"))
-        .filter_map(|e| cpu_secs(&e.path().join("stat").to_string_lossy()))
-        .sum()
+        .filter_map(|e| stat_ticks(&e.path().join("stat").to_string_lossy(), 4))
+        .sum::<f64>()
+        / TICKS
 }
 
 impl<'a> Report<'a> {
@@ -1260,20 +1270,48 @@ impl BenchDb {
         )
     }
 
-    /// `n` uploads in one statement, spread like production: skewed users, mostly chat images,
-    /// sizes from kilobytes to a gigabyte, completed over the last half year, a few still pending;
-    /// written in time order, as a live table fills (rows of one day share heap pages).
+    /// `n` uploads in one statement, spread like production: skewed users (each with an account),
+    /// mostly chat images, sizes from kilobytes to a gigabyte, completed over the last half year, a
+    /// few still pending; written in time order, as a live table fills (rows of one day share heap
+    /// pages).
     async fn load_records(&self, n: usize) -> anyhow::Result<()> {
         let mut conn = self.connect().await?;
-        sqlx::query(LOAD_RECORDS_SQL)
-            .bind(n as i64)
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(LOAD_ACCOUNTS_SQL).execute(&mut conn).await?;
+        // Rows carry their username since migration 20261204200000; a build from before has no
+        // such column (`BENCH_SERVER_BIN`) and reads it from `users` per row instead.
+        let carries_username: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_name = 'uploads' AND column_name = 'username')",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        let sql = match carries_username {
+            true => LOAD_RECORDS_SQL
+                .replace("completed_at)\nSELECT", "completed_at, username)\nSELECT")
+                .replace(
+                    "ELSE at END\nFROM (",
+                    "ELSE at END,\n       (SELECT username FROM users WHERE users.id = rows.user_id)\nFROM (",
+                ),
+            false => LOAD_RECORDS_SQL.to_string(),
+        };
+        anyhow::ensure!(
+            !carries_username || (sql.contains("completed_at, username)") && sql.contains("rows.user_id")),
+            "the records' load statement no longer has the shape the username is added to"
+        );
+        sqlx::query(&sql).bind(n as i64).execute(&mut conn).await?;
         // As autovacuum would have left a table this old: hint bits set, statistics fresh.
         sqlx::query("VACUUM ANALYZE uploads").execute(&mut conn).await?;
         Ok(())
     }
 }
+
+/// The accounts of the users [`LOAD_RECORDS_SQL`] spreads uploads over (`u000000` to
+/// `u050000`): records pages show each row's username.
+const LOAD_ACCOUNTS_SQL: &str = "
+INSERT INTO users (id, username, password_hash, created_at)
+SELECT 'u' || lpad(g::text, 6, '0'), 'records-user-' || lpad(g::text, 6, '0'), 'not-a-password-hash', now()
+FROM generate_series(0, 50000) AS g
+ON CONFLICT DO NOTHING";
 
 const LOAD_RECORDS_SQL: &str = r#"
 INSERT INTO uploads (upload_id, user_id, profile, bucket, object_key, status, source, size, etag,
