@@ -172,15 +172,7 @@ async fn probes_and_docs_answer_head() {
 
 async fn records_carry_and_filter_by_username(kind: StoreKind) {
     let app = spawn_app(kind).await;
-    let registered = app
-        .post_json(
-            "/v1/auth/register",
-            None,
-            &json!({"username": "alice", "password": "correct horse battery"}),
-        )
-        .await;
-    assert_eq!(registered.status(), 201);
-    let alice = body_of(registered).await["user_id"].as_str().unwrap().to_string();
+    let alice = app.register("alice").await;
     let now = Utc::now();
     for (id, user) in [("u1", alice.as_str()), ("u2", "external-sub")] {
         let upload = CompletedUpload {

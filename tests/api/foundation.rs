@@ -3,12 +3,15 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{config_dir, error_code, free_port, spawn_app, spawn_app_with, StoreKind};
+use crate::helpers::{
+    completed_upload, config_dir, error_code, free_port, spawn_app, spawn_app_with, StoreKind,
+};
 use crate::on_both_stores;
 
 on_both_stores!(
     health_and_readiness_answer,
     migrations_create_the_tables,
+    the_username_migration_fills_rows_written_before_it,
     unknown_route_and_wrong_method_answer_in_json,
 );
 
@@ -36,6 +39,33 @@ async fn migrations_create_the_tables(kind: StoreKind) {
             "{table} missing from {tables:?}"
         );
     }
+}
+
+/// A database an older release left: upload rows without the username column. Migrating fills it
+/// from the accounts (and leaves external identities' rows without one).
+async fn the_username_migration_fills_rows_written_before_it(kind: StoreKind) {
+    let app = spawn_app(kind).await;
+    let alice = app.register("alice").await;
+    let store = app.store();
+    for (id, user) in [("by-alice", alice.as_str()), ("by-external", "idp:sub-1")] {
+        let upload = upload_signer::store::CompletedUpload {
+            user_id: user.into(),
+            ..completed_upload(id)
+        };
+        store.record_completed(&upload).await.unwrap();
+    }
+    app.execute(&[
+        "ALTER TABLE uploads DROP COLUMN username",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261204200000",
+    ])
+    .await;
+
+    store.migrate().await.unwrap();
+
+    let by_alice = store.get_upload("by-alice").await.unwrap();
+    assert_eq!(by_alice.username.as_deref(), Some("alice"));
+    let by_external = store.get_upload("by-external").await.unwrap();
+    assert_eq!(by_external.username, None);
 }
 
 async fn unknown_route_and_wrong_method_answer_in_json(kind: StoreKind) {

@@ -242,6 +242,29 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Runs `statements` on the server's database, in order, outside the store (to set up a state
+    /// only an older release could have left).
+    pub async fn execute(&self, statements: &[&str]) {
+        match self.db {
+            TestDb::Sqlite { .. } => {
+                let pool = sqlx::SqlitePool::connect(self.db.url())
+                    .await
+                    .expect("open test db");
+                for sql in statements {
+                    sqlx::query(sql).execute(&pool).await.expect(sql);
+                }
+                pool.close().await;
+            }
+            TestDb::Postgres { .. } | TestDb::Borrowed { .. } => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.expect("open test db");
+                for sql in statements {
+                    sqlx::query(sql).execute(&pool).await.expect(sql);
+                }
+                pool.close().await;
+            }
+        }
+    }
+
     /// The server's store, opened beside it (reads what the server recorded).
     pub fn store(&self) -> upload_signer::store::DynStore {
         self.store_at(self.db.url())
@@ -311,6 +334,20 @@ impl TestApp {
             put = put.header(name, value.as_str().expect("header value"));
         }
         put.send().await.expect("request sent")
+    }
+
+    /// Registers a built-in account and returns its user id.
+    pub async fn register(&self, username: &str) -> String {
+        let resp = self
+            .post_json(
+                "/v1/auth/register",
+                None,
+                &serde_json::json!({"username": username, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201);
+        let body: serde_json::Value = resp.json().await.expect("JSON body");
+        body["user_id"].as_str().expect("user_id").to_string()
     }
 
     /// Issues a credential and returns the 201 body.
