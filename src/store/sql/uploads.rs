@@ -28,7 +28,7 @@ macro_rules! impl_upload_store {
             event_type: impl Fn(&UploadRecord) -> EventType,
         ) -> Result<(UploadRecord, NewEvent), StoreError> {
             let record = to_record(row)?;
-            let event = outbox::event_of(event_type(&record), &record);
+            let event = NewEvent::new(event_type(&record), &record, Utc::now());
             Ok((record, event))
         }
 

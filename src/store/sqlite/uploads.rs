@@ -18,15 +18,9 @@ impl SqliteStore {
                 .map(|i| {
                     let p: Vec<String> = (1..=8).map(|j| format!("${}", i * 8 + j)).collect();
                     format!(
-                        "({}, {}, {}, {}, {}, 'pending', {}, {}, {}, {})",
-                        p[0],
-                        p[1],
-                        p[2],
-                        p[3],
-                        p[4],
-                        p[5],
-                        p[6],
-                        p[7],
+                        "({}, 'pending', {}, {})",
+                        p[..5].join(", "),
+                        p[5..].join(", "),
                         username_of(&p[1])
                     )
                 })

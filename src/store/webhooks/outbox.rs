@@ -92,11 +92,6 @@ impl NewEvent {
     }
 }
 
-/// The event of `record` now.
-pub fn event_of(event_type: EventType, record: &UploadRecord) -> NewEvent {
-    NewEvent::new(event_type, record, Utc::now())
-}
-
 pub const INSERT_EVENT: &str =
     "INSERT INTO webhook_events (id, event_type, upload_id, profile, payload, created_at)
      VALUES ($1, $2, $3, $4, $5, $6)";
